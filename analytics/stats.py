@@ -1,0 +1,195 @@
+"""Summary statistics over a patient outcomes table, overall and by group.
+
+Formulas (reference/instruments.md):
+
+- mean change: mean of (endpoint - baseline) with a t-based 95% CI (n - 1 df);
+- paired t-test: t = mean change / (SD of change / sqrt(n)), two-sided p;
+- Cohen's d_z = mean change / SD of change;
+- proportions: Wilson score 95% interval.
+
+They are written out here, vectorised over groups, and tested against scipy
+(``ttest_rel``) and statsmodels (``proportion_confint(method="wilson")``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from analytics.errors import DataValidationError
+from analytics.outcomes import RC_DETERIORATED, RC_IMPROVED, RC_NONE, PatientOutcomes
+
+Z_95 = float(sps.norm.ppf(0.975))
+ALL = "All"
+
+SUMMARY_COLUMNS = (
+    "group",
+    "n_patients_total",
+    "n_patients",
+    "n_zero_baseline",
+    "n_carried_forward",
+    "baseline_mean",
+    "baseline_sd",
+    "endpoint_mean",
+    "endpoint_sd",
+    "mean_change",
+    "sd_change",
+    "mean_change_ci95_low",
+    "mean_change_ci95_high",
+    "t_statistic",
+    "p_value",
+    "cohens_dz",
+    "responders_n",
+    "responders_N",
+    "responders_pct",
+    "responders_ci95_low",
+    "responders_ci95_high",
+    "remitters_n",
+    "remitters_N",
+    "remitters_pct",
+    "remitters_ci95_low",
+    "remitters_ci95_high",
+    "reliably_improved_n",
+    "no_reliable_change_n",
+    "reliably_deteriorated_n",
+    "reliable_change_N",
+    "clinically_significant_n",
+)
+
+
+def wilson_ci(
+    successes: np.ndarray, n: np.ndarray, z: float = Z_95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for k successes out of n (NaN where n = 0), as proportions."""
+    k = np.asarray(successes, dtype="float64")
+    n = np.asarray(n, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1.0 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+    high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    return low, high
+
+
+def mean_ci(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, level: float = 0.95):
+    """t-based confidence interval for a mean (NaN where n < 2)."""
+    n = np.asarray(n, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = np.where(n >= 2, n - 1, np.nan)
+        crit = sps.t.ppf(0.5 + level / 2, df)
+        half = crit * np.asarray(sd) / np.sqrt(n)
+    return np.asarray(mean) - half, np.asarray(mean) + half
+
+
+def _proportion(flag: pd.Series, groups: pd.Series, prefix: str, index: pd.Index) -> pd.DataFrame:
+    known = flag.notna()
+    k = flag[known].astype(bool).groupby(groups[known], observed=False).sum()
+    n = flag[known].groupby(groups[known], observed=False).size()
+    k = k.reindex(index, fill_value=0).astype("int64")
+    n = n.reindex(index, fill_value=0).astype("int64")
+    low, high = wilson_ci(k.to_numpy(), n.to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(n > 0, k / n * 100.0, np.nan)
+    return pd.DataFrame(
+        {
+            f"{prefix}_n": k,
+            f"{prefix}_N": n,
+            f"{prefix}_pct": pct,
+            f"{prefix}_ci95_low": low * 100.0,
+            f"{prefix}_ci95_high": high * 100.0,
+        },
+        index=index,
+    )
+
+
+def _summarise(table: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    index = pd.Index(pd.unique(groups.dropna()), name="group")
+    a = table["analysed"].to_numpy()
+    ga = groups[a]
+    t = table[a]
+    agg = pd.DataFrame(index=index)
+    agg["n_patients_total"] = groups.groupby(groups, observed=False).size().reindex(index)
+    agg["n_patients"] = ga.groupby(ga, observed=False).size().reindex(index, fill_value=0)
+
+    def count(mask: pd.Series) -> pd.Series:
+        return mask.astype(bool).groupby(ga, observed=False).sum().reindex(index, fill_value=0)
+
+    agg["n_zero_baseline"] = count(t["baseline_score"] == 0)
+    agg["n_carried_forward"] = count(t["endpoint_carried_forward"])
+    for col, name in (("baseline_score", "baseline"), ("endpoint_score", "endpoint")):
+        g = t[col].groupby(ga, observed=False)
+        agg[f"{name}_mean"] = g.mean().reindex(index)
+        agg[f"{name}_sd"] = g.std(ddof=1).reindex(index)
+    g = t["change"].groupby(ga, observed=False)
+    n = agg["n_patients"].to_numpy(dtype="float64")
+    mean = g.mean().reindex(index).to_numpy()
+    sd = g.std(ddof=1).reindex(index).to_numpy()
+    agg["mean_change"] = mean
+    agg["sd_change"] = sd
+    low, high = mean_ci(mean, sd, n)
+    agg["mean_change_ci95_low"] = low
+    agg["mean_change_ci95_high"] = high
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tstat = np.where((n >= 2) & (sd > 0), mean / (sd / np.sqrt(n)), np.nan)
+        agg["t_statistic"] = tstat
+        agg["p_value"] = np.where(np.isnan(tstat), np.nan, 2 * sps.t.sf(np.abs(tstat), n - 1))
+        agg["cohens_dz"] = np.where(sd > 0, mean / sd, np.nan)
+    agg = agg.join(_proportion(t["responder"], ga, "responders", index))
+    agg = agg.join(_proportion(t["remitter"], ga, "remitters", index))
+    rc = t["reliable_change"]
+    for cat, name in (
+        (RC_IMPROVED, "reliably_improved_n"),
+        (RC_NONE, "no_reliable_change_n"),
+        (RC_DETERIORATED, "reliably_deteriorated_n"),
+    ):
+        agg[name] = (rc == cat).groupby(ga, observed=False).sum().reindex(index, fill_value=0)
+    agg["reliable_change_N"] = (
+        rc.notna().groupby(ga, observed=False).sum().reindex(index, fill_value=0)
+    )
+    cs = t["clinically_significant"].fillna(False).astype(bool)
+    agg["clinically_significant_n"] = (
+        cs.groupby(ga, observed=False).sum().reindex(index, fill_value=0)
+    )
+    return agg.reset_index()
+
+
+def summarise_outcomes(outcomes: PatientOutcomes, *, by: str | None = None) -> pd.DataFrame:
+    """One row for all patients (``group`` = "All") and, with ``by``, one row per level.
+
+    Columns: see :data:`SUMMARY_COLUMNS`. Percentages are 0-100; ``*_N`` are the
+    denominators (patients with a defined outcome), ``*_n`` the counts.
+    ``n_patients_total`` counts patients with any assessment of the instrument;
+    ``n_patients`` those analysed (baseline and endpoint under the definition).
+    """
+    table = outcomes.table
+    overall = _summarise(table, pd.Series(ALL, index=table.index))
+    if not len(table):
+        overall = pd.DataFrame({"group": [ALL], "n_patients_total": [0], "n_patients": [0]})
+    parts = [overall]
+    if by is not None:
+        if by not in table.columns:
+            raise DataValidationError(f"cannot group by '{by}': no such patient-level column")
+        groups = table[by].astype("string").fillna("(missing)")
+        parts.append(_summarise(table, groups).sort_values("group", kind="stable"))
+    out = pd.concat(parts, ignore_index=True).reindex(columns=list(SUMMARY_COLUMNS))
+    int_cols = [c for c in SUMMARY_COLUMNS if c.endswith(("_n", "_N")) or c.startswith("n_")]
+    out[int_cols] = out[int_cols].fillna(0).astype("int64")
+    return out
+
+
+def count_cohort(data: pd.DataFrame, instrument: str) -> dict[str, int]:
+    """Headline counts for one instrument: ``n_patients`` with any assessment of it,
+    ``n_assessments`` of it, and ``n_infusions``: the infusions those patients had
+    received by their last assessment of any instrument (a lower bound on infusions given)."""
+    rows = data[data["instrument"] == instrument]
+    patients = rows["patient_id"].unique()
+    mine = data[data["patient_id"].isin(patients)]
+    infusions = mine.groupby("patient_id", observed=True)["infusions_received"].max()
+    return {
+        "n_patients": len(patients),
+        "n_assessments": len(rows),
+        "n_infusions": int(infusions.fillna(0).sum()),
+    }

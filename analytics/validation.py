@@ -1,0 +1,302 @@
+"""Validation of a canonical long table (DESIGN.md §3).
+
+:func:`validate_canonical` never raises for a bad row: it returns the clean rows and a
+report of every problem. Errors exclude the row; warnings keep it. Only problems with the
+whole file (no rows, a missing column) raise :class:`DataValidationError` at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics import schema as s
+from analytics.errors import DataValidationError
+from analytics.instruments import Instrument, load_registry
+
+ISSUE_COLUMNS = ("severity", "row", "column", "value", "message")
+MAX_MESSAGES = 20
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Clean canonical rows (``data``) and the problems found (``issues``).
+
+    ``issues`` columns: ``severity`` (``error`` = row excluded, ``warning`` = row kept),
+    ``row`` (source row number, header = row 1), ``column``, ``value``, ``message``.
+    """
+
+    data: pd.DataFrame
+    issues: pd.DataFrame
+    source: str
+    n_rows_read: int
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        return self.issues[self.issues["severity"] == "error"]
+
+    @property
+    def warnings(self) -> pd.DataFrame:
+        return self.issues[self.issues["severity"] == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return self.errors.empty
+
+    def summary_line(self) -> str:
+        n_excluded = self.errors["row"].nunique()
+        return (
+            f"{self.n_rows_read:,} rows read, {len(self.data):,} loaded, "
+            f"{n_excluded:,} excluded, {len(self.warnings):,} warnings"
+        )
+
+    def raise_for_errors(self) -> None:
+        """Raise one :class:`DataValidationError` listing the first errors."""
+        if self.ok:
+            return
+        errs = self.errors
+        first = errs.iloc[0]
+        lines = [
+            f"{self.source}, row {int(r.row)}, column '{r.column}': {r.message}"
+            for r in errs.head(MAX_MESSAGES).itertuples()
+        ]
+        more = len(errs) - MAX_MESSAGES
+        if more > 0:
+            lines.append(f"... and {more:,} more errors")
+        err = DataValidationError(
+            f"{len(errs):,} invalid rows\n" + "\n".join(lines),
+            file=self.source,
+            row=int(first["row"]),
+            column=str(first["column"]),
+        )
+        raise err
+
+
+class _Issues:
+    """Collects problems as vectorised chunks, one chunk per check."""
+
+    def __init__(self, rows: pd.Series) -> None:
+        self._rows = rows
+        self._chunks: list[pd.DataFrame] = []
+
+    def add(
+        self,
+        mask: pd.Series | np.ndarray,
+        severity: str,
+        column: str,
+        values: pd.Series,
+        message: str | pd.Series,
+    ) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        msg = message[mask].to_numpy() if isinstance(message, pd.Series) else message
+        self._chunks.append(
+            pd.DataFrame(
+                {
+                    "severity": severity,
+                    "row": self._rows.to_numpy()[mask],
+                    "column": column,
+                    "value": values.astype("string").to_numpy()[mask],
+                    "message": msg,
+                }
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self._chunks:
+            return pd.DataFrame({c: pd.Series(dtype="object") for c in ISSUE_COLUMNS})
+        out = pd.concat(self._chunks, ignore_index=True)
+        return out.sort_values(["row", "severity"], kind="stable").reset_index(drop=True)
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return values.isna() | text.isna() | (text == "")
+
+
+def _numeric(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    text = values.astype("string").str.strip()
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def validate_canonical(
+    raw: pd.DataFrame,
+    *,
+    source: str = "data",
+    registry: Mapping[str, Instrument] | None = None,
+    first_row: int = 2,
+) -> ValidationResult:
+    """Check a canonical long table and return typed clean rows plus a problem report.
+
+    ``raw`` may hold strings (as read from CSV) or typed columns (Parquet). Row numbers in
+    the report are ``first_row`` + position (2 for a file with one header row).
+    """
+    registry = load_registry() if registry is None else registry
+    if raw.shape[0] == 0:
+        raise DataValidationError("the file has no data rows", file=source)
+    missing = [c for c in s.REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"required column(s) missing: {', '.join(missing)} "
+            f"(found: {', '.join(map(str, raw.columns))})",
+            file=source,
+            column=missing[0],
+        )
+    if not any(c in raw.columns for c in s.TIME_COLUMNS):
+        raise DataValidationError(
+            f"needs a time column: '{s.INFUSIONS}' or '{s.DAY}' (or both)", file=source
+        )
+    dupes = raw.columns[raw.columns.duplicated()].tolist()
+    if dupes:
+        raise DataValidationError(f"duplicated column name(s): {dupes}", file=source)
+
+    rows = pd.Series(np.arange(len(raw)) + first_row, index=raw.index)
+    issues = _Issues(rows)
+    bad = np.zeros(len(raw), dtype=bool)
+
+    pid_raw = raw[s.PATIENT_ID]
+    pid_missing = _blank(pid_raw)
+    issues.add(pid_missing, "error", s.PATIENT_ID, pid_raw, "patient id is missing")
+    bad |= pid_missing.to_numpy()
+    pid = pid_raw.astype("string").str.strip()
+
+    inst_raw = raw[s.INSTRUMENT]
+    inst = inst_raw.astype("string").str.strip().str.lower()
+    inst_missing = _blank(inst_raw)
+    issues.add(inst_missing, "error", s.INSTRUMENT, inst_raw, "instrument is missing")
+    unknown = ~inst_missing & ~inst.isin(list(registry)).fillna(False)
+    known = ", ".join(sorted(registry))
+    issues.add(unknown, "error", s.INSTRUMENT, inst_raw, f"unknown instrument (known: {known})")
+    bad |= (inst_missing | unknown).to_numpy()
+
+    score_raw = raw[s.SCORE]
+    score = _numeric(score_raw)
+    score_blank = _blank(score_raw)
+    issues.add(score_blank, "error", s.SCORE, score_raw, "score is missing")
+    not_num = ~score_blank & (score.isna() | ~np.isfinite(score.fillna(0)))
+    issues.add(not_num, "error", s.SCORE, score_raw, "score is not a number")
+    lo = inst.map({k: v.min for k, v in registry.items()}).astype("float64")
+    hi = inst.map({k: v.max for k, v in registry.items()}).astype("float64")
+    out = score.notna() & lo.notna() & ((score < lo) | (score > hi))
+    rng = inst.map({k: f"{v.label} scores range {v.min:g}-{v.max:g}" for k, v in registry.items()})
+    issues.add(out, "error", s.SCORE, score_raw, "score out of range: " + rng.astype("string"))
+    bad |= (score_blank | not_num | out).to_numpy()
+
+    infusions = pd.Series(np.nan, index=raw.index)
+    if s.INFUSIONS in raw.columns:
+        inf_raw = raw[s.INFUSIONS]
+        infusions = _numeric(inf_raw)
+        inf_text = ~_blank(inf_raw) & infusions.isna()
+        issues.add(inf_text, "error", s.INFUSIONS, inf_raw, "infusions received is not a number")
+        negative = infusions < 0
+        issues.add(negative, "error", s.INFUSIONS, inf_raw, "infusions received is negative")
+        fractional = infusions.notna() & (infusions != np.round(infusions))
+        issues.add(fractional, "error", s.INFUSIONS, inf_raw, "infusions received is not whole")
+        bad |= (inf_text | negative | fractional).to_numpy()
+    day = pd.Series(np.nan, index=raw.index)
+    if s.DAY in raw.columns:
+        day_raw = raw[s.DAY]
+        day = _numeric(day_raw)
+        day_text = ~_blank(day_raw) & (day.isna() | ~np.isfinite(day.fillna(0)))
+        issues.add(day_text, "error", s.DAY, day_raw, "day is not a number")
+        bad |= day_text.to_numpy()
+        day = day.where(~day_text)
+
+    no_time = infusions.isna() & day.isna()
+    time_col = s.INFUSIONS if s.INFUSIONS in raw.columns else s.DAY
+    issues.add(
+        no_time & ~bad,
+        "error",
+        time_col,
+        raw[time_col],
+        f"no time point: '{s.INFUSIONS}' and '{s.DAY}' are both missing",
+    )
+    bad |= no_time.to_numpy()
+    contradiction = (infusions == 0) & (day > 0)
+    issues.add(
+        contradiction,
+        "error",
+        s.DAY,
+        day.astype("string"),
+        "0 infusions received but a positive day: a pre-treatment row must have day <= 0",
+    )
+    bad |= contradiction.fillna(False).to_numpy()
+
+    extras = [c for c in raw.columns if c not in s.CORE_COLUMNS and c != s.SOURCE_ROW]
+    clean = pd.DataFrame(
+        {
+            s.PATIENT_ID: pid,
+            s.INSTRUMENT: inst,
+            s.SCORE: score,
+            s.INFUSIONS: infusions.round().astype("Int64"),
+            s.DAY: day,
+            s.SOURCE_ROW: rows,
+        }
+    )
+    for col in extras:
+        clean[col] = _typed_extra(raw[col])
+    clean = clean[~bad]
+
+    clean, dup_issues = _resolve_duplicates(clean)
+    issue_frame = pd.concat([issues.frame(), dup_issues], ignore_index=True)
+    if not dup_issues.empty:
+        issue_frame = issue_frame.sort_values(["row", "severity"], kind="stable")
+    clean = clean.reset_index(drop=True)
+    return ValidationResult(
+        data=clean,
+        issues=issue_frame.reset_index(drop=True),
+        source=source,
+        n_rows_read=len(raw),
+    )
+
+
+def _typed_extra(values: pd.Series) -> pd.Series:
+    """A covariate column: numeric when every non-blank value is a number, else text."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values
+    num = _numeric(values)
+    blank = _blank(values)
+    if (num.notna() | blank).all() and num.notna().any():
+        return num
+    return values.astype("string").str.strip().where(~blank)
+
+
+def _resolve_duplicates(clean: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Same patient, instrument and time point: conflicting scores are errors (all rows
+    excluded); identical scores are a warning and kept once."""
+    key = [s.PATIENT_ID, s.INSTRUMENT, s.INFUSIONS, s.DAY]
+    dup = clean.duplicated(key, keep=False)
+    if not dup.any():
+        return clean, pd.DataFrame(columns=list(ISSUE_COLUMNS))
+    d = clean[dup]
+    n_scores = d.groupby(key, dropna=False)[s.SCORE].transform("nunique")
+    conflict = n_scores > 1
+    first_row = d.groupby(key, dropna=False)[s.SOURCE_ROW].transform("min")
+    conflicts = d[conflict]
+    repeats = d[~conflict & d.duplicated(key, keep="first")]
+    rows = []
+    for frame, severity, text in (
+        (conflicts, "error", "conflicting scores for the same patient, instrument and time"),
+        (repeats, "warning", "the same score repeated for one time point: kept once"),
+    ):
+        if frame.empty:
+            continue
+        rows.append(
+            pd.DataFrame(
+                {
+                    "severity": severity,
+                    "row": frame[s.SOURCE_ROW].to_numpy(),
+                    "column": s.SCORE,
+                    "value": frame[s.SCORE].astype("string").to_numpy(),
+                    "message": [f"{text} (first seen on row {r})" for r in first_row[frame.index]],
+                }
+            )
+        )
+    drop = conflicts.index.union(repeats.index)
+    return clean.drop(index=drop), pd.concat(rows, ignore_index=True)
