@@ -1,0 +1,20 @@
+"""Infusion Outcomes: entry point. Page config, navigation and the shared sidebar."""
+
+import streamlit as st
+
+from ui.sidebar import render_sidebar
+
+st.set_page_config(
+    page_title="Infusion Outcomes",
+    page_icon=":material/monitor_heart:",
+    layout="wide",
+)
+
+pages = {
+    "Outcomes": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    ],
+}
+page = st.navigation(pages)
+render_sidebar()
+page.run()

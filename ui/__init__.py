@@ -1,0 +1,1 @@
+"""Streamlit glue shared by pages: state keys, cached wrappers, sidebar, widgets."""

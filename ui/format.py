@@ -1,0 +1,33 @@
+"""Number formatting for display (pure functions, no Streamlit)."""
+
+from __future__ import annotations
+
+import math
+
+
+def _missing(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def num(x: float | None, digits: int = 1) -> str:
+    return "—" if _missing(x) else f"{x:,.{digits}f}"
+
+
+def signed(x: float | None, digits: int = 1) -> str:
+    return "—" if _missing(x) else f"{x:+,.{digits}f}".replace("-", "−")
+
+
+def ci(low: float | None, high: float | None, digits: int = 1, unit: str = "") -> str:
+    if _missing(low) or _missing(high):
+        return "95% CI not estimable"
+    return f"95% CI {low:,.{digits}f}{unit} to {high:,.{digits}f}{unit}".replace("-", "−")
+
+
+def pct(x: float | None, digits: int = 0) -> str:
+    return "—" if _missing(x) else f"{x:.{digits}f}%"
+
+
+def p_value(p: float | None) -> str:
+    if _missing(p):
+        return "—"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
