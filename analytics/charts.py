@@ -15,6 +15,7 @@ from plotly.colors import sample_colorscale
 from analytics import schema as s
 from analytics.instruments import Instrument
 from analytics.outcomes import PatientOutcomes
+from analytics.suppression import DEFAULT_MIN_CELL_SIZE
 
 OKABE_ITO = (
     "#0072B2",  # blue
@@ -40,7 +41,7 @@ def _layout(fig: go.Figure, title: str, subtitle: str) -> go.Figure:
         title=dict(text=title, subtitle=dict(text=subtitle), x=0, xanchor="left"),
         template="plotly_white",
         font=FONT,
-        margin=dict(l=70, r=30, t=90, b=70),
+        margin=dict(l=70, r=30, t=105, b=70),
         legend=dict(orientation="h", yanchor="bottom", y=-0.32, x=0),
         hoverlabel=dict(font_size=13),
     )
@@ -60,6 +61,7 @@ def plot_trajectory(
     value: str = s.SCORE,
     n_patients: int,
     note: str = "",
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
 ) -> go.Figure:
     """Mean with 95% CI per infusion count (one line per ``group`` when present).
 
@@ -69,6 +71,7 @@ def plot_trajectory(
     groups = trajectory["group"].unique() if "group" in trajectory else [None]
     for i, grp in enumerate(groups):
         t = trajectory if grp is None else trajectory[trajectory["group"] == grp]
+        t = t[t["mean"].notna()]
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         x = t[s.INFUSIONS].to_numpy()
         fig.add_trace(
@@ -76,6 +79,7 @@ def plot_trajectory(
                 x=np.r_[x, x[::-1]],
                 y=np.r_[t["ci95_high"].to_numpy(), t["ci95_low"].to_numpy()[::-1]],
                 fill="toself",
+                mode="lines",
                 fillcolor=_rgba(colour, 0.18),
                 line=dict(width=0),
                 hoverinfo="skip",
@@ -89,8 +93,10 @@ def plot_trajectory(
                 y=t["mean"],
                 mode="lines+markers",
                 name=str(grp) if grp is not None else "Mean (95% CI)",
+                showlegend=grp is not None,
                 line=dict(color=colour, width=2.5),
                 marker=dict(size=7),
+                connectgaps=False,
                 customdata=np.c_[t["n"], t["ci95_low"], t["ci95_high"], t["sd"]],
                 hovertemplate=(
                     "Infusions received: %{x}<br>Mean: %{y:.1f}"
@@ -102,11 +108,18 @@ def plot_trajectory(
             )
         )
     ticks = sorted(trajectory[s.INFUSIONS].unique())
+    hidden = trajectory.get("suppressed")
     if "group" not in trajectory:
         n_at = trajectory.set_index(s.INFUSIONS)["n"]
-        labels = [f"{k}<br><sub>n={int(n_at[k])}</sub>" for k in ticks]
+        small = {} if hidden is None else dict(zip(trajectory[s.INFUSIONS], hidden, strict=True))
+        labels = [
+            f"{k}<br><sub>n{'<' + str(min_cell_size) if small.get(k) else '=' + str(n_at[k])}</sub>"
+            for k in ticks
+        ]
     else:
         labels = [str(k) for k in ticks]
+    if hidden is not None and hidden.any():
+        note = f"{note} · points with n<{min_cell_size} hidden"
     fig.update_xaxes(
         title="Infusions received (0 = baseline)", tickvals=ticks, ticktext=labels, zeroline=False
     )
@@ -116,7 +129,7 @@ def plot_trajectory(
         fig.update_yaxes(title=score_axis_title(inst, value), ticksuffix="%")
     what = "Mean change from baseline" if value == "pct_change" else "Mean score"
     sub = f"{what} with 95% CI · N = {n_patients:,} patients with a baseline"
-    return _layout(fig, f"{inst.label} by infusions received", f"{sub}{note}")
+    return _layout(fig, f"{inst.label} by infusions received", f"{sub}<br>{note.lstrip(' ·')}")
 
 
 def band_colours(n: int) -> list[str]:
@@ -161,6 +174,11 @@ def plot_band_distribution(outcomes: PatientOutcomes, *, note: str = "") -> go.F
     fig.update_xaxes(title="Patients (%)", range=[0, 100], ticksuffix="%")
     fig.update_yaxes(title=None)
     scheme = "severity bands" if inst.bands else "caseness cut-off"
-    sub = f"By {scheme} · N = {n:,} analysed patients{note}"
-    fig.update_layout(height=330)
-    return _layout(fig, f"{inst.label} severity at baseline and endpoint", sub)
+    sub = f"By {scheme} · N = {n:,} analysed patients<br>{note.lstrip(' ·')}"
+    fig = _layout(fig, f"{inst.label} severity at baseline and endpoint", sub)
+    fig.update_layout(
+        height=420,
+        margin=dict(b=140),
+        legend=dict(traceorder="normal", y=-0.55, title=dict(text="")),
+    )
+    return fig

@@ -36,7 +36,13 @@ def categorical_levels(
         values = covariates[col]
         if pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
             continue
-        levels = sorted(values.dropna().astype(str).unique())
+        present = values.dropna()
+        if pd.api.types.is_numeric_dtype(present):
+            whole = bool((present == present.round()).all())
+            numbers = sorted(present.unique())
+            levels = [f"{v:.0f}" if whole else f"{v:g}" for v in numbers]
+        else:
+            levels = sorted(present.astype(str).unique())
         if 1 <= len(levels) <= max_levels:
             out[col] = levels
     return out

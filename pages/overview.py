@@ -57,6 +57,7 @@ c[0].metric(
     fmt.signed(row.mean_change),
     delta=fmt.ci(row.mean_change_ci95_low, row.mean_change_ci95_high),
     delta_color="off",
+    delta_arrow="off",
     help=f"Endpoint minus baseline, points (negative = fewer symptoms), t-based 95% CI. "
     f"Paired t = {fmt.num(row.t_statistic, 2)}, {fmt.p_value(row.p_value)}; "
     f"Cohen's d_z = {fmt.num(row.cohens_dz, 2)}. N = {int(row.n_patients):,}.",
@@ -71,6 +72,7 @@ for col, name, what in (
         delta=f"{int(row[f'{name}_n'])}/{int(row[f'{name}_N'])} · "
         + fmt.ci(row[f"{name}_ci95_low"], row[f"{name}_ci95_high"], 0, "%"),
         delta_color="off",
+        delta_arrow="off",
         help=f"{what.capitalize()}. Wilson score 95% CI. Denominator: analysed patients with "
         "a defined outcome (a baseline of 0 has no percent change and is excluded from response).",
     )
@@ -80,6 +82,7 @@ c[3].metric(
     fmt.pct(100 * row.reliably_improved_n / rc_n if rc_n else None),
     delta=f"{int(row.reliably_improved_n)}/{rc_n} · {int(row.reliably_deteriorated_n)} worse",
     delta_color="off",
+    delta_arrow="off",
     help=outcomes.reliable_change.describe(),
 )
 
@@ -96,16 +99,16 @@ with left:
     by = o2.selectbox(
         "Split by",
         options=[None, *cache.filter_levels(view.dataset_id)],
-        format_func=lambda x: "No split" if x is None else x.replace("_", " ").capitalize(),
+        format_func=lambda x: "No split" if x is None else fmt.column_label(x),
         key=k.TRAJECTORY_BY,
     )
     traj = cache.trajectory(*args, value=value or "score", by=by)
     n_base = int(outcomes.table["baseline_score"].notna().sum())
     note = " · synthetic demo data" if view.dataset.synthetic else ""
     fig = plot_trajectory(traj, inst, value=value or "score", n_patients=n_base, note=note)
-    st.plotly_chart(fig, width="stretch", key="overview_trajectory")
+    st.plotly_chart(fig, width="stretch", theme=None, key="overview_trajectory")
 with right:
-    st.plotly_chart(plot_band_distribution(outcomes, note=note), width="stretch")
+    st.plotly_chart(plot_band_distribution(outcomes, note=note), width="stretch", theme=None)
     st.caption(f"Endpoint: {endpoint}. {resolved.describe_response().capitalize()}.")
 
 definitions_panel(outcomes, filters_text(view.filters))

@@ -12,6 +12,7 @@ from analytics.filters import apply_filters
 from analytics.io import load_canonical
 from analytics.outcomes import PatientOutcomes, derive_patient_outcomes
 from analytics.stats import count_cohort, summarise_outcomes
+from analytics.suppression import suppress_trajectory
 from analytics.trajectories import summarise_trajectory
 from ui.datasets import dataset_path
 
@@ -81,4 +82,4 @@ def trajectory(
 ) -> pd.DataFrame:
     data = filtered(dataset_id, filters)
     out = outcomes(dataset_id, instrument, definition, filters)
-    return summarise_trajectory(data, out, value=value, by=by)
+    return suppress_trajectory(summarise_trajectory(data, out, value=value, by=by))

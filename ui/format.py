@@ -31,3 +31,15 @@ def p_value(p: float | None) -> str:
     if _missing(p):
         return "—"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+ACRONYMS = {"aud", "bmi", "mdd", "ptsd", "iv", "im", "id", "mg", "kg", "gad", "phq", "pcl"}
+
+
+def column_label(column: str) -> str:
+    """``family_history_aud`` -> ``Family history AUD`` (any uploaded column name works)."""
+    words = str(column).replace("_", " ").replace(".", " ").split()
+    out = [w.upper() if w.lower() in ACRONYMS else w for w in words]
+    if out and out[0] == words[0]:
+        out[0] = out[0][:1].upper() + out[0][1:]
+    return " ".join(out)

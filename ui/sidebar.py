@@ -16,6 +16,7 @@ from analytics.instruments import load_registry
 from ui import cache
 from ui import state as k
 from ui.datasets import DEMO_ID, DatasetInfo, available_datasets, dataset_info
+from ui.format import column_label
 
 ENDPOINT_LABELS = {
     "last": "Latest assessment",
@@ -144,7 +145,7 @@ def _render_filters(dataset_id: str) -> None:
     with st.expander(label, icon=":material/filter_alt:", expanded=bool(active)):
         for col, values in levels.items():
             st.multiselect(
-                col.replace("_", " ").capitalize(),
+                column_label(col),
                 options=values,
                 key=k.filter_key(col),
                 placeholder="All",
