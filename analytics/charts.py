@@ -36,7 +36,9 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _layout(fig: go.Figure, title: str, subtitle: str) -> go.Figure:
+def apply_layout(fig: go.Figure, title: str, subtitle: str) -> go.Figure:
+    """The house style: title with a subtitle (definition, N), white template, house font,
+    horizontal legend under the plot. Every chart builder ends with it."""
     fig.update_layout(
         title=dict(text=title, subtitle=dict(text=subtitle), x=0, xanchor="left"),
         template="plotly_white",
@@ -129,7 +131,7 @@ def plot_trajectory(
         fig.update_yaxes(title=score_axis_title(inst, value), ticksuffix="%")
     what = "Mean change from baseline" if value == "pct_change" else "Mean score"
     sub = f"{what} with 95% CI · N = {n_patients:,} patients with a baseline"
-    return _layout(fig, f"{inst.label} by infusions received", f"{sub}<br>{note.lstrip(' ·')}")
+    return apply_layout(fig, f"{inst.label} by infusions received", f"{sub}<br>{note.lstrip(' ·')}")
 
 
 def band_colours(n: int) -> list[str]:
@@ -146,7 +148,7 @@ def plot_band_distribution(outcomes: PatientOutcomes, *, note: str = "") -> go.F
     fig = go.Figure()
     n = len(a)
     if n == 0 or a["baseline_band"].cat.categories.empty:
-        return _layout(fig, f"{inst.label} severity at baseline and endpoint", "No data")
+        return apply_layout(fig, f"{inst.label} severity at baseline and endpoint", "No data")
     cats = list(a["baseline_band"].cat.categories)
     counts = pd.DataFrame(
         {
@@ -175,7 +177,7 @@ def plot_band_distribution(outcomes: PatientOutcomes, *, note: str = "") -> go.F
     fig.update_yaxes(title=None)
     scheme = "severity bands" if inst.bands else "caseness cut-off"
     sub = f"By {scheme} · N = {n:,} analysed patients<br>{note.lstrip(' ·')}"
-    fig = _layout(fig, f"{inst.label} severity at baseline and endpoint", sub)
+    fig = apply_layout(fig, f"{inst.label} severity at baseline and endpoint", sub)
     fig.update_layout(
         height=420,
         margin=dict(b=140),

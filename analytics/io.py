@@ -7,6 +7,7 @@ reads files that are already in the canonical shape of DESIGN.md §3.
 from __future__ import annotations
 
 import csv
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,8 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     name = path.name
     if not path.exists():
         raise DataValidationError("file not found", file=name)
+    if not path.is_file():
+        raise DataValidationError("not a file (a folder?)", file=name)
     if path.stat().st_size == 0:
         raise DataValidationError("the file is empty", file=name)
     suffix = path.suffix.lower()
@@ -57,25 +60,70 @@ def read_raw(path: str | Path) -> pd.DataFrame:
         except csv.Error:
             sep = ","
     try:
-        return pd.read_csv(
-            path,
-            sep=sep,
-            dtype="string",
-            keep_default_na=False,
-            na_values=NA_VALUES,
-            encoding="utf-8-sig",
-            skip_blank_lines=True,
-        )
+        # index_col=False: a row with more fields than the header must not silently turn
+        # the first column(s) into the index and shift every value one column left
+        # (trailing empty fields are dropped; extra values raise ParserWarning -> error).
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path,
+                sep=sep,
+                dtype="string",
+                keep_default_na=False,
+                na_values=NA_VALUES,
+                encoding="utf-8-sig",
+                skip_blank_lines=True,
+                index_col=False,
+            )
+        dupes = _duplicated_header_names(path, sep)
+    except pd.errors.ParserWarning:
+        raise DataValidationError(
+            "some rows have more values than the header has column names; "
+            f"check the delimiter ({sep!r}) and remove the extra values",
+            file=name,
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataValidationError("the file is empty", file=name) from None
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
         raise DataValidationError(
-            f"not UTF-8 text (byte {exc.start}); save the file as CSV UTF-8", file=name
+            f"not UTF-8 text ({_first_non_utf8(path)}); save the file as CSV UTF-8", file=name
         ) from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataValidationError(
             f"not a readable {suffix[1:].upper()} table: {exc}", file=name
         ) from None
+    if dupes:
+        # pandas renames a repeated header to "name.1"; the copy would pass as a covariate.
+        raise DataValidationError(f"duplicated column name(s): {dupes}", file=name)
+    return frame
+
+
+def _first_non_utf8(path: Path) -> str:
+    """Where the first byte that is not UTF-8 is, as "line L, byte B" of the whole file
+    (pandas reports an offset inside its read buffer, which misleads on large files)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"line {line}, byte {exc.start}"
+    return "an invalid byte"
+
+
+def _duplicated_header_names(path: Path, sep: str) -> list[str]:
+    """Non-empty names that occur more than once in the header line, as written."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        try:
+            header = next((r for r in csv.reader(fh, delimiter=sep) if any(map(str.strip, r))), [])
+        except csv.Error:
+            return []
+    seen: set[str] = set()
+    dupes: list[str] = []
+    for col in header:
+        if col in seen and col not in dupes and col.strip():
+            dupes.append(col)
+        seen.add(col)
+    return dupes
 
 
 def load_canonical(

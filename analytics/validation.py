@@ -19,6 +19,8 @@ from analytics.instruments import Instrument, load_registry
 
 ISSUE_COLUMNS = ("severity", "row", "column", "value", "message")
 MAX_MESSAGES = 20
+# An infusion count above this is a typo or a unit mix-up, not a treatment course.
+MAX_INFUSIONS = 10_000
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,9 @@ def validate_canonical(
     if dupes:
         raise DataValidationError(f"duplicated column name(s): {dupes}", file=source)
 
+    # Positions, not labels: a typed frame (e.g. Parquet with a stored index) may carry a
+    # non-unique index, which would make duplicate removal drop unrelated rows.
+    raw = raw.reset_index(drop=True)
     rows = pd.Series(np.arange(len(raw)) + first_row, index=raw.index)
     issues = _Issues(rows)
     bad = np.zeros(len(raw), dtype=bool)
@@ -192,13 +197,25 @@ def validate_canonical(
     if s.INFUSIONS in raw.columns:
         inf_raw = raw[s.INFUSIONS]
         infusions = _numeric(inf_raw)
-        inf_text = ~_blank(inf_raw) & infusions.isna()
+        finite = np.isfinite(infusions.fillna(0))
+        inf_text = ~_blank(inf_raw) & (infusions.isna() | ~finite)
         issues.add(inf_text, "error", s.INFUSIONS, inf_raw, "infusions received is not a number")
-        negative = infusions < 0
+        negative = finite & (infusions < 0)
         issues.add(negative, "error", s.INFUSIONS, inf_raw, "infusions received is negative")
-        fractional = infusions.notna() & (infusions != np.round(infusions))
+        fractional = finite & infusions.notna() & (infusions != np.round(infusions))
         issues.add(fractional, "error", s.INFUSIONS, inf_raw, "infusions received is not whole")
-        bad |= (inf_text | negative | fractional).to_numpy()
+        too_large = finite & (infusions > MAX_INFUSIONS)
+        issues.add(
+            too_large,
+            "error",
+            s.INFUSIONS,
+            inf_raw,
+            f"infusions received is implausibly large (over {MAX_INFUSIONS:,})",
+        )
+        inf_bad = inf_text | negative | fractional | too_large
+        bad |= inf_bad.to_numpy()
+        # Excluded rows must not reach the Int64 cast below (inf or 1e30 cannot be cast).
+        infusions = infusions.where(~inf_bad)
     day = pd.Series(np.nan, index=raw.index)
     if s.DAY in raw.columns:
         day_raw = raw[s.DAY]

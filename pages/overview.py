@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analytics.charts import plot_band_distribution, plot_trajectory
-from ui import cache
+from ui import cache, config
 from ui import format as fmt
 from ui import state as k
 from ui.sidebar import current_view
@@ -102,10 +102,13 @@ with left:
         format_func=lambda x: "No split" if x is None else fmt.column_label(x),
         key=k.TRAJECTORY_BY,
     )
-    traj = cache.trajectory(*args, value=value or "score", by=by)
+    min_cell = config.min_cell_size()
+    traj = cache.trajectory(*args, value=value or "score", by=by, min_cell_size=min_cell)
     n_base = int(outcomes.table["baseline_score"].notna().sum())
     note = " · synthetic demo data" if view.dataset.synthetic else ""
-    fig = plot_trajectory(traj, inst, value=value or "score", n_patients=n_base, note=note)
+    fig = plot_trajectory(
+        traj, inst, value=value or "score", n_patients=n_base, note=note, min_cell_size=min_cell
+    )
     st.plotly_chart(fig, width="stretch", theme=None, key="overview_trajectory")
 with right:
     st.plotly_chart(plot_band_distribution(outcomes, note=note), width="stretch", theme=None)

@@ -79,7 +79,8 @@ def trajectory(
     filters: FilterKey,
     value: str = "score",
     by: str | None = None,
+    min_cell_size: int = 11,
 ) -> pd.DataFrame:
     data = filtered(dataset_id, filters)
     out = outcomes(dataset_id, instrument, definition, filters)
-    return suppress_trajectory(summarise_trajectory(data, out, value=value, by=by))
+    return suppress_trajectory(summarise_trajectory(data, out, value=value, by=by), min_cell_size)
