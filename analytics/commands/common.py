@@ -1,0 +1,88 @@
+"""Arguments and loading shared by the subcommands: the data file (canonical, or any shape
+with ``--profile``), the outcome definition flags and ``--where`` filters."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from analytics.definitions import OutcomeDefinition
+from analytics.instruments import Instrument, get_instrument
+from analytics.outcomes import PatientOutcomes
+
+
+def add_file_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="canonical long CSV, TSV or Parquet")
+
+
+def add_definition_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--instrument", required=True, help="registry id, e.g. pcl5, phq9, gad7")
+    p.add_argument("--endpoint", default="last", help="last | infusions:N | day:D[+-W]")
+    p.add_argument("--response-pct", type=float, default=None, help="response threshold, %%")
+    p.add_argument("--remission-below", type=float, default=None, help="remission cut-off")
+    p.add_argument("--population", choices=("all", "completers"), default="all")
+    p.add_argument(
+        "--baseline-window", type=float, default=30.0, help="days before the first infusion"
+    )
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COL=VALUE",
+        help="keep patients with COL=VALUE (repeatable; repeated COL means OR)",
+    )
+
+
+def definition_from_args(args: argparse.Namespace) -> OutcomeDefinition:
+    return OutcomeDefinition(
+        endpoint=args.endpoint,
+        population=args.population,
+        response_pct=args.response_pct,
+        remission_below=args.remission_below,
+        baseline_window_days=args.baseline_window,
+    )
+
+
+@dataclass(frozen=True)
+class LoadedView:
+    """What every analysis command starts from: filtered data and its outcomes table."""
+
+    data: pd.DataFrame
+    instrument: Instrument
+    definition: OutcomeDefinition
+    filters: dict[str, tuple[str, ...]]
+    outcomes: PatientOutcomes
+
+
+def load_view(args: argparse.Namespace) -> LoadedView:
+    """Read and validate FILE (refusing any row error), apply ``--where``, derive outcomes."""
+    from analytics.filters import apply_filters, parse_where
+    from analytics.io import load_canonical
+    from analytics.outcomes import derive_patient_outcomes
+
+    inst = get_instrument(args.instrument.strip().lower())
+    definition = definition_from_args(args)
+    result = load_canonical(args.file)
+    result.raise_for_errors()
+    filters = parse_where(args.where)
+    data = apply_filters(result.data, filters)
+    outcomes = derive_patient_outcomes(data, inst, definition)
+    return LoadedView(data, inst, definition, filters, outcomes)
+
+
+def definition_record(view: LoadedView) -> dict[str, Any]:
+    """The definition in force, as the ``definition`` key of every JSON result."""
+    resolved = view.outcomes.resolved
+    rc = view.outcomes.reliable_change
+    return {
+        "endpoint": str(view.definition.endpoint_rule),
+        "population": view.definition.population,
+        "baseline_window_days": view.definition.baseline_window_days,
+        "response_pct": resolved.response_pct,
+        "remission_below": resolved.remission_below,
+        "reliable_change_method": rc.method,
+        "reliable_change_threshold": None if rc.threshold is None else float(rc.threshold),
+    }
