@@ -188,7 +188,7 @@ def validate_canonical(
     issues.add(not_num, "error", s.SCORE, score_raw, "score is not a number")
     lo = inst.map({k: v.min for k, v in registry.items()}).astype("float64")
     hi = inst.map({k: v.max for k, v in registry.items()}).astype("float64")
-    out = score.notna() & lo.notna() & ((score < lo) | (score > hi))
+    out = ~not_num & score.notna() & lo.notna() & ((score < lo) | (score > hi))
     rng = inst.map({k: f"{v.label} scores range {v.min:g}-{v.max:g}" for k, v in registry.items()})
     issues.add(out, "error", s.SCORE, score_raw, "score out of range: " + rng.astype("string"))
     bad |= (score_blank | not_num | out).to_numpy()
