@@ -25,6 +25,11 @@ from analytics.errors import DataValidationError, UnknownInstrumentError
 REGISTRY_FILE = "instruments.toml"
 
 
+def normalise_label(text: str) -> str:
+    """Lower case without punctuation or spaces: "PCL-5 " -> "pcl5"."""
+    return "".join(ch for ch in str(text).lower() if ch.isalnum())
+
+
 @dataclass(frozen=True)
 class Band:
     """A severity band: scores from ``min`` up to the next band's ``min`` (exclusive)."""
@@ -64,6 +69,7 @@ class Instrument:
     mcid_points: float | None = None
     notes: str = ""
     citations: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
     custom: bool = False
 
     def __post_init__(self) -> None:
@@ -126,6 +132,10 @@ def _from_record(iid: str, rec: Mapping[str, Any], *, custom: bool) -> Instrumen
     rec = dict(rec)
     bands = tuple(Band(float(b["min"]), str(b["label"])) for b in rec.pop("bands", []))
     citations = tuple(rec.pop("citations", ()))
+    aliases = {
+        normalise_label(a) for a in (iid, rec.get("short_name", ""), *rec.pop("aliases", ()))
+    }
+    rec["aliases"] = tuple(sorted(a for a in aliases if a))
     floats = ("min", "max", "item_min", "item_max", "caseness_cutoff", "response_pct")
     floats += ("remission_below", "rci_reliability", "rci_points", "mcid_points")
     for key in floats:

@@ -12,11 +12,13 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analytics.errors import DataValidationError
+from analytics.schema import SOURCE_ROW
 from analytics.instruments import Instrument
 from analytics.validation import ValidationResult, validate_canonical
 
@@ -72,9 +74,12 @@ def read_raw(path: str | Path) -> pd.DataFrame:
                 keep_default_na=False,
                 na_values=NA_VALUES,
                 encoding="utf-8-sig",
-                skip_blank_lines=True,
+                skip_blank_lines=False,
                 index_col=False,
             )
+        # keep spreadsheet row numbers true across blank lines, then drop empty rows
+        frame[SOURCE_ROW] = np.arange(len(frame), dtype="int64") + 2
+        frame = frame[frame.drop(columns=SOURCE_ROW).notna().any(axis=1)]
         dupes = _duplicated_header_names(path, sep)
     except pd.errors.ParserWarning:
         raise DataValidationError(

@@ -17,6 +17,9 @@ CORE_COLUMNS: tuple[str, ...] = (PATIENT_ID, INSTRUMENT, SCORE, INFUSIONS, DAY)
 
 # Set by validation: the row number the user sees in the source file (header = row 1).
 SOURCE_ROW = "source_row"
+# Set by an import profile on wide exports: the source column each score came from.
+SOURCE_COLUMN = "source_column"
+BOOKKEEPING: tuple[str, ...] = (SOURCE_ROW, SOURCE_COLUMN)
 
 # Covariates with at most this many distinct values count as categorical filters.
 MAX_FILTER_LEVELS = 30

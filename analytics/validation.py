@@ -18,6 +18,8 @@ from analytics.errors import DataValidationError
 from analytics.instruments import Instrument, load_registry
 
 ISSUE_COLUMNS = ("severity", "row", "column", "value", "message")
+DATE_ERROR = "date_error"  # set by an import profile where a date cell could not be read
+DATE_VALUE = "date_value"  # the date cell as written, for the report
 MAX_MESSAGES = 20
 # An infusion count above this is a typo or a unit mix-up, not a treatment course.
 MAX_INFUSIONS = 10_000
@@ -88,7 +90,7 @@ class _Issues:
         self,
         mask: pd.Series | np.ndarray,
         severity: str,
-        column: str,
+        column: str | pd.Series,
         values: pd.Series,
         message: str | pd.Series,
     ) -> None:
@@ -96,6 +98,8 @@ class _Issues:
         if not mask.any():
             return
         msg = message[mask].to_numpy() if isinstance(message, pd.Series) else message
+        if isinstance(column, pd.Series):
+            column = column.to_numpy()[mask]
         self._chunks.append(
             pd.DataFrame(
                 {
@@ -133,11 +137,15 @@ def validate_canonical(
     source: str = "data",
     registry: Mapping[str, Instrument] | None = None,
     first_row: int = 2,
+    column_labels: Mapping[str, str] | None = None,
 ) -> ValidationResult:
     """Check a canonical long table and return typed clean rows plus a problem report.
 
     ``raw`` may hold strings (as read from CSV) or typed columns (Parquet). Row numbers in
-    the report are ``first_row`` + position (2 for a file with one header row).
+    the report are ``first_row`` + position (2 for a file with one header row), unless
+    ``raw`` carries a ``source_row`` column (rows mapped from an export keep theirs).
+    ``column_labels`` names canonical columns as the user's file does (``score`` ->
+    ``Total``) and a ``source_column`` column gives each row's score column (wide exports).
     """
     registry = load_registry() if registry is None else registry
     if raw.shape[0] == 0:
@@ -161,36 +169,50 @@ def validate_canonical(
     # Positions, not labels: a typed frame (e.g. Parquet with a stored index) may carry a
     # non-unique index, which would make duplicate removal drop unrelated rows.
     raw = raw.reset_index(drop=True)
-    rows = pd.Series(np.arange(len(raw)) + first_row, index=raw.index)
+    if s.SOURCE_ROW in raw.columns:
+        rows = pd.Series(raw[s.SOURCE_ROW].to_numpy(dtype="int64"), index=raw.index)
+    else:
+        rows = pd.Series(np.arange(len(raw)) + first_row, index=raw.index)
+    labels = dict(column_labels or {})
+    if s.SOURCE_COLUMN in raw.columns:
+        score_label: str | pd.Series = raw[s.SOURCE_COLUMN].astype("string").fillna(s.SCORE)
+    else:
+        score_label = labels.get(s.SCORE, s.SCORE)
     issues = _Issues(rows)
+
+    def label(col: str) -> str:
+        return labels.get(col, col)
+
     bad = np.zeros(len(raw), dtype=bool)
 
     pid_raw = raw[s.PATIENT_ID]
     pid_missing = _blank(pid_raw)
-    issues.add(pid_missing, "error", s.PATIENT_ID, pid_raw, "patient id is missing")
+    issues.add(pid_missing, "error", label(s.PATIENT_ID), pid_raw, "patient id is missing")
     bad |= pid_missing.to_numpy()
     pid = pid_raw.astype("string").str.strip()
 
     inst_raw = raw[s.INSTRUMENT]
     inst = inst_raw.astype("string").str.strip().str.lower()
     inst_missing = _blank(inst_raw)
-    issues.add(inst_missing, "error", s.INSTRUMENT, inst_raw, "instrument is missing")
+    issues.add(inst_missing, "error", label(s.INSTRUMENT), inst_raw, "instrument is missing")
     unknown = ~inst_missing & ~inst.isin(list(registry)).fillna(False)
     known = ", ".join(sorted(registry))
-    issues.add(unknown, "error", s.INSTRUMENT, inst_raw, f"unknown instrument (known: {known})")
+    issues.add(
+        unknown, "error", label(s.INSTRUMENT), inst_raw, f"unknown instrument (known: {known})"
+    )
     bad |= (inst_missing | unknown).to_numpy()
 
     score_raw = raw[s.SCORE]
     score = _numeric(score_raw)
     score_blank = _blank(score_raw)
-    issues.add(score_blank, "error", s.SCORE, score_raw, "score is missing")
+    issues.add(score_blank, "error", score_label, score_raw, "score is missing")
     not_num = ~score_blank & (score.isna() | ~np.isfinite(score.fillna(0)))
-    issues.add(not_num, "error", s.SCORE, score_raw, "score is not a number")
+    issues.add(not_num, "error", score_label, score_raw, "score is not a number")
     lo = inst.map({k: v.min for k, v in registry.items()}).astype("float64")
     hi = inst.map({k: v.max for k, v in registry.items()}).astype("float64")
     out = ~not_num & score.notna() & lo.notna() & ((score < lo) | (score > hi))
     rng = inst.map({k: f"{v.label} scores range {v.min:g}-{v.max:g}" for k, v in registry.items()})
-    issues.add(out, "error", s.SCORE, score_raw, "score out of range: " + rng.astype("string"))
+    issues.add(out, "error", score_label, score_raw, "score out of range: " + rng.astype("string"))
     bad |= (score_blank | not_num | out).to_numpy()
 
     infusions = pd.Series(np.nan, index=raw.index)
@@ -199,16 +221,20 @@ def validate_canonical(
         infusions = _numeric(inf_raw)
         finite = np.isfinite(infusions.fillna(0))
         inf_text = ~_blank(inf_raw) & (infusions.isna() | ~finite)
-        issues.add(inf_text, "error", s.INFUSIONS, inf_raw, "infusions received is not a number")
+        issues.add(
+            inf_text, "error", label(s.INFUSIONS), inf_raw, "infusions received is not a number"
+        )
         negative = finite & (infusions < 0)
-        issues.add(negative, "error", s.INFUSIONS, inf_raw, "infusions received is negative")
+        issues.add(negative, "error", label(s.INFUSIONS), inf_raw, "infusions received is negative")
         fractional = finite & infusions.notna() & (infusions != np.round(infusions))
-        issues.add(fractional, "error", s.INFUSIONS, inf_raw, "infusions received is not whole")
+        issues.add(
+            fractional, "error", label(s.INFUSIONS), inf_raw, "infusions received is not whole"
+        )
         too_large = finite & (infusions > MAX_INFUSIONS)
         issues.add(
             too_large,
             "error",
-            s.INFUSIONS,
+            label(s.INFUSIONS),
             inf_raw,
             f"infusions received is implausibly large (over {MAX_INFUSIONS:,})",
         )
@@ -221,16 +247,20 @@ def validate_canonical(
         day_raw = raw[s.DAY]
         day = _numeric(day_raw)
         day_text = ~_blank(day_raw) & (day.isna() | ~np.isfinite(day.fillna(0)))
-        issues.add(day_text, "error", s.DAY, day_raw, "day is not a number")
+        issues.add(day_text, "error", label(s.DAY), day_raw, "day is not a number")
         bad |= day_text.to_numpy()
         day = day.where(~day_text)
+    if DATE_ERROR in raw.columns:
+        date_bad = raw[DATE_ERROR].fillna(False).astype(bool)
+        issues.add(date_bad, "error", label(s.DAY), day_raw_or(raw), "not a readable date")
+        bad |= date_bad.to_numpy()
 
     no_time = infusions.isna() & day.isna()
     time_col = s.INFUSIONS if s.INFUSIONS in raw.columns else s.DAY
     issues.add(
         no_time & ~bad,
         "error",
-        time_col,
+        label(time_col),
         raw[time_col],
         f"no time point: '{s.INFUSIONS}' and '{s.DAY}' are both missing",
     )
@@ -239,13 +269,14 @@ def validate_canonical(
     issues.add(
         contradiction,
         "error",
-        s.DAY,
+        label(s.DAY),
         day.astype("string"),
         "0 infusions received but a positive day: a pre-treatment row must have day <= 0",
     )
     bad |= contradiction.fillna(False).to_numpy()
 
-    extras = [c for c in raw.columns if c not in s.CORE_COLUMNS and c != s.SOURCE_ROW]
+    skip = {*s.CORE_COLUMNS, *s.BOOKKEEPING, DATE_ERROR, DATE_VALUE}
+    extras = [c for c in raw.columns if c not in skip]
     clean = pd.DataFrame(
         {
             s.PATIENT_ID: pid,
@@ -271,6 +302,13 @@ def validate_canonical(
         source=source,
         n_rows_read=len(raw),
     )
+
+
+def day_raw_or(raw: pd.DataFrame) -> pd.Series:
+    """The date cells as written when a profile converted dates, else the day column."""
+    if DATE_VALUE in raw.columns:
+        return raw[DATE_VALUE]
+    return raw[s.DAY] if s.DAY in raw.columns else pd.Series(pd.NA, index=raw.index)
 
 
 def _typed_extra(values: pd.Series) -> pd.Series:

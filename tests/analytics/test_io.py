@@ -123,7 +123,8 @@ def test_missing_file_and_folder(tmp_path):
 def test_header_only_reads_as_no_rows_and_fails_to_load(tmp_path):
     path = write(tmp_path, "header.csv", HEADER)
     raw = read_raw(path)
-    assert raw.empty and list(raw.columns) == HEADER.strip().split(",")
+    assert raw.empty
+    assert list(raw.columns) == [*HEADER.strip().split(","), "source_row"]
     assert_fails(path, "no data rows", loader=load_canonical)
 
 
@@ -164,7 +165,7 @@ def test_csv_loads_into_typed_clean_rows(tmp_path):
 
 def test_read_raw_keeps_every_csv_cell_as_text(tmp_path):
     raw = read_raw(write(tmp_path, "plain.csv", HEADER + "007,pcl5,05,0,-0,A,1e2\n"))
-    assert raw.iloc[0].tolist() == ["007", "pcl5", "05", "0", "-0", "A", "1e2"]
+    assert raw.iloc[0].tolist() == ["007", "pcl5", "05", "0", "-0", "A", "1e2", 2]
 
 
 @pytest.mark.parametrize(
@@ -261,3 +262,9 @@ def test_parquet_problems_are_reported_like_csv_problems(tmp_path):
     assert result.errors[["row", "column"]].values.tolist() == [[3, "patient_id"], [3, "score"]]
     with pytest.raises(DataValidationError, match=r"bad\.parquet, row 3, column 'patient_id'"):
         result.raise_for_errors()
+
+
+def test_row_numbers_stay_true_across_blank_lines(tmp_path):
+    text = HEADER + "P1,pcl5,40,0,0,A,1\n\n\nP1,pcl5,abc,1,2,A,1\n"
+    result = load_canonical(write(tmp_path, "gaps.csv", text))
+    assert result.errors["row"].tolist() == [5]  # header 1, data 2, blanks 3-4, bad row 5

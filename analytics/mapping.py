@@ -1,0 +1,297 @@
+"""Guessing an import profile from an export's column names and values.
+
+The guess is a starting point that the mapping screen shows for confirmation; nothing is
+stored until the user accepts it. Column names are split into tokens (``PCL5_Total_Baseline``
+-> ``pcl5 total baseline``; ``bdi.2m`` -> ``bdi 2 m``) and matched against the registry's
+aliases and a small grammar of time points:
+
+=======================================  =====================================
+baseline, pre, screening, intake, t0, bl  0 infusions received (day 0)
+inf3, infusion 3, after infusion 3        3 infusions received
+session 2, visit 2, s2                    session 2 (before its infusion: 1 received)
+week 4, wk4, w4                           day 28
+month 2, 2m, m2, mo2                      day 60.9 (months x 30.4375)
+day 45, d45                               day 45
+=======================================  =====================================
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analytics.instruments import Instrument, load_registry, normalise_label
+from analytics.profiles import ImportProfile, ScoreColumn
+from analytics.readers import RawTable
+
+DAYS_PER_MONTH = 30.4375
+ID_NAMES = (
+    "patient_id", "patientid", "patient", "subject_id", "subjectid", "subject", "participant_id",
+    "participant", "study_id", "studyid", "record_id", "pid", "id", "rownames", "client_id",
+)  # fmt: skip
+_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z])(?=[A-Z])")
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+_TIME_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^(baseline|base|bl|pre|pretreatment|screen|screening|intake|t 0|v 0|0)$"),
+        "base",
+    ),
+    (re.compile(r"^(?:after )?(?:inf|infusion|infusions|dose|tx|treatment) (\d+)$"), "inf"),
+    (re.compile(r"^(?:session|sess|visit|v|s|t) (\d+)$"), "session"),
+    (re.compile(r"^(?:week|weeks|wk|w) (\d+)$|^(\d+) (?:week|weeks|wk|w)$"), "week"),
+    (re.compile(r"^(?:month|months|mo|m) (\d+)$|^(\d+) (?:month|months|mo|m)$"), "month"),
+    (re.compile(r"^(?:day|days|d) (\d+)$|^(\d+) (?:day|days|d)$"), "day"),
+)
+_NOISE = {"total", "score", "scores", "sum", "raw", "tot", "sc", "value", "result"}
+_SCORE_NAMES = ("score", "total", "value", "result", "sum")
+_INFUSION_NAMES = ("infusion", "infusions", "session", "visit", "dose_number", "treatment")
+_DAY_NAMES = ("day", "days", "daysfromstart", "study_day", "days_since")
+_DATE_NAMES = ("date", "when", "completed", "timestamp", "time")
+
+
+def tokens(name: str) -> list[str]:
+    """``PCL5_Total_Baseline`` -> ``["pcl", "5", "total", "baseline"]``."""
+    parts = [p for p in _SPLIT.split(str(name)) if p]
+    out: list[str] = []
+    for p in parts:
+        out += [t for t in _LETTER_DIGIT.split(p.lower()) if t]
+    return out
+
+
+def match_instrument(
+    toks: list[str], registry: Mapping[str, Instrument]
+) -> tuple[str | None, list[str]]:
+    """The instrument named by a run of tokens and the tokens left.
+
+    Among the aliases found, one that leaves a readable time point wins (``bdi.2m`` is
+    BDI at 2 months, not "BDI-2" and a stray "m"); then the longest alias."""
+    lookup = {a: iid for iid, inst in registry.items() for a in inst.aliases}
+    found: list[tuple[bool, int, str, list[str]]] = []
+    for i in range(len(toks)):
+        for j in range(i + 1, min(len(toks), i + 4) + 1):
+            cand = "".join(toks[i:j])
+            if cand in lookup:
+                rest = toks[:i] + toks[j:]
+                found.append((match_time(rest) is not None, j - i, lookup[cand], rest))
+    if not found:
+        return None, toks
+    _, _, iid, rest = max(found, key=lambda f: (f[0], f[1]))
+    return iid, rest
+
+
+@dataclass(frozen=True)
+class TimeGuess:
+    infusions_received: int | None = None
+    day: float | None = None
+    session: int | None = None
+
+    def describe(self) -> str:
+        if self.session is not None:
+            return f"session {self.session}"
+        if self.infusions_received is not None:
+            return f"after {self.infusions_received} infusions"
+        if self.day is not None:
+            return f"day {self.day:g}"
+        return "unknown"
+
+
+def match_time(toks: list[str]) -> TimeGuess | None:
+    """A time point from the tokens left after the instrument, or None."""
+    words = " ".join(t for t in toks if t not in _NOISE)
+    if not words:
+        return None
+    for pattern, kind in _TIME_PATTERNS:
+        m = pattern.match(words)
+        if not m:
+            continue
+        if kind == "base":
+            return TimeGuess(infusions_received=0, day=0.0)
+        n = next(int(g) for g in m.groups() if g is not None)
+        if kind == "inf":
+            return TimeGuess(infusions_received=n)
+        if kind == "session":
+            return TimeGuess(session=n)
+        if kind == "week":
+            return TimeGuess(day=7.0 * n)
+        if kind == "month":
+            return TimeGuess(day=round(DAYS_PER_MONTH * n, 1))
+        return TimeGuess(day=float(n))
+    return None
+
+
+@dataclass(frozen=True)
+class ColumnGuess:
+    """What the guesser thinks one source column is."""
+
+    column: str
+    role: str  # id | score | instrument | score_value | infusions | day | date | covariate | drop
+    instrument: str | None = None
+    time: TimeGuess | None = None
+    kind: str | None = None  # covariate kind: categorical | numeric
+    note: str = ""
+
+
+def _numeric_share(values: pd.Series) -> float:
+    v = values.dropna()
+    if v.empty:
+        return 0.0
+    return float(pd.to_numeric(v, errors="coerce").notna().mean())
+
+
+def _date_share(values: pd.Series) -> float:
+    v = values.dropna().astype(str).head(200)
+    if v.empty or _numeric_share(v) > 0.9:
+        return 0.0
+    return float(pd.to_datetime(v, errors="coerce", format="mixed").notna().mean())
+
+
+def _instrument_share(values: pd.Series, registry: Mapping[str, Instrument]) -> float:
+    v = values.dropna().astype(str).head(500)
+    if v.empty:
+        return 0.0
+    hits = v.map(lambda x: match_instrument(tokens(x), registry)[0] is not None)
+    return float(hits.mean())
+
+
+def _guess_id(frame: pd.DataFrame, columns: list[str]) -> str:
+    norm = {c: normalise_label(c) for c in columns}
+    for want in ID_NAMES:
+        for c in columns:
+            if norm[c] == normalise_label(want):
+                return c
+    for c in columns:
+        if "id" in tokens(c) or norm[c].endswith("id"):
+            return c
+    return columns[0]
+
+
+def guess_columns(
+    table: RawTable, registry: Mapping[str, Instrument] | None = None
+) -> tuple[str, list[ColumnGuess]]:
+    """The likely format ("wide" or "long") and a guess for every column."""
+    registry = load_registry() if registry is None else registry
+    f = table.frame
+    cols = table.columns
+    id_col = _guess_id(f, cols)
+    guesses: dict[str, ColumnGuess] = {id_col: ColumnGuess(id_col, "id")}
+    for c in cols:
+        if c in guesses:
+            continue
+        iid, rest = match_instrument(tokens(c), registry)
+        if iid is not None and _numeric_share(f[c]) >= 0.5:
+            guesses[c] = ColumnGuess(c, "score", instrument=iid, time=match_time(rest))
+    measure = [c for c in cols if c not in guesses and _instrument_share(f[c], registry) >= 0.6]
+    fmt = "long" if measure and not any(g.role == "score" for g in guesses.values()) else "wide"
+    if fmt == "long":
+        guesses[measure[0]] = ColumnGuess(measure[0], "instrument")
+    for c in cols:
+        if c in guesses:
+            continue
+        name = normalise_label(c)
+        toks = tokens(c)
+        num = _numeric_share(f[c])
+        if fmt == "long" and num >= 0.8 and any(w in toks for w in _SCORE_NAMES):
+            guesses[c] = ColumnGuess(c, "score_value")
+        elif num >= 0.8 and any(normalise_label(w) in name for w in _INFUSION_NAMES):
+            guesses[c] = ColumnGuess(
+                c, "infusions", note="session numbers?" if "session" in toks else ""
+            )
+        elif num >= 0.8 and any(name.startswith(normalise_label(w)) for w in _DAY_NAMES):
+            guesses[c] = ColumnGuess(c, "day")
+        elif _date_share(f[c]) >= 0.8 or (
+            any(w in toks for w in _DATE_NAMES) and _date_share(f[c]) >= 0.5
+        ):
+            guesses[c] = ColumnGuess(c, "date", note="converted to days, then dropped")
+        else:
+            n_levels = f[c].nunique(dropna=True)
+            if n_levels == 0:
+                guesses[c] = ColumnGuess(c, "drop", note="empty")
+            elif num >= 0.95 and n_levels > 10:
+                guesses[c] = ColumnGuess(c, "covariate", kind="numeric")
+            elif n_levels <= max(30, 0.05 * len(f)):
+                guesses[c] = ColumnGuess(c, "covariate", kind="categorical")
+            else:
+                guesses[c] = ColumnGuess(c, "drop", note="free text or many distinct values")
+    if fmt == "long" and not any(g.role == "score_value" for g in guesses.values()):
+        numeric = [
+            g.column for g in guesses.values() if g.role == "covariate" and g.kind == "numeric"
+        ]
+        if numeric:
+            guesses[numeric[0]] = ColumnGuess(numeric[0], "score_value")
+    return fmt, [guesses[c] for c in cols]
+
+
+def guess_profile(
+    table: RawTable,
+    *,
+    name: str | None = None,
+    registry: Mapping[str, Instrument] | None = None,
+) -> tuple[ImportProfile, list[ColumnGuess]]:
+    """A complete profile from the guesses. Wide score columns whose time could not be
+    read get ``session = None`` and must be completed by the user (``unresolved_scores``)."""
+    registry = load_registry() if registry is None else registry
+    fmt, guesses = guess_columns(table, registry)
+    by_role: dict[str, list[ColumnGuess]] = {}
+    for g in guesses:
+        by_role.setdefault(g.role, []).append(g)
+    first = lambda role: by_role[role][0].column if by_role.get(role) else None  # noqa: E731
+    covariates = {g.column: g.kind or "categorical" for g in by_role.get("covariate", [])}
+    name = name or f"Profile for {table.source}"
+    if fmt == "wide":
+        scores = tuple(
+            ScoreColumn(
+                column=g.column,
+                instrument=g.instrument or "",
+                day=g.time.day if g.time else None,
+                infusions_received=g.time.infusions_received if g.time else None,
+                session=g.time.session if g.time else None,
+            )
+            for g in by_role.get("score", [])
+        )
+        profile = ImportProfile(
+            name=name,
+            format="wide",
+            patient_id=first("id"),
+            scores=scores,
+            covariates=covariates,
+            scores_before_infusion=any(sc.session is not None for sc in scores),
+            sheet=table.sheet,
+        )
+    else:
+        infusions = first("infusions")
+        profile = ImportProfile(
+            name=name,
+            format="long",
+            patient_id=first("id"),
+            instrument_column=first("instrument"),
+            score_column=first("score_value"),
+            infusions_column=infusions,
+            day_column=first("day"),
+            date_column=first("date") if not first("day") else None,
+            covariates=covariates,
+            scores_before_infusion=bool(infusions and "session" in tokens(infusions)),
+            sheet=table.sheet,
+        )
+    return profile, guesses
+
+
+def unresolved_scores(profile: ImportProfile) -> list[str]:
+    """Wide score columns with no time point yet (the user must set one)."""
+    return [
+        sc.column
+        for sc in profile.scores
+        if sc.day is None and sc.infusions_received is None and sc.session is None
+    ]
+
+
+def instrument_labels(
+    values: pd.Series, registry: Mapping[str, Instrument]
+) -> dict[str, str | None]:
+    """Each distinct label of a long export's measure column and the instrument it names."""
+    out: dict[str, str | None] = {}
+    for label in values.dropna().astype(str).unique()[:200]:
+        out[label] = match_instrument(tokens(label), registry)[0]
+    return out

@@ -1,0 +1,374 @@
+"""Reading uploaded exports of any everyday shape into a table of text cells.
+
+CSV and TSV (encoding detected: UTF-8 with or without BOM, UTF-16 as Excel writes it,
+Windows-1252/Latin-1 via ``charset-normalizer``; delimiter sniffed; decimal commas where
+the delimiter is a semicolon), Excel ``.xlsx`` (a chosen sheet; a title block above the
+header and a merged two-row header are handled) and Parquet.
+
+Every cell comes back as text (or missing), so that nothing is guessed before the mapping
+step, and each data row keeps the row number the user sees in their spreadsheet.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analytics.errors import DataValidationError
+
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+NA_VALUES = (
+    "",
+    "NA",
+    "N/A",
+    "n/a",
+    "na",
+    "NaN",
+    "nan",
+    "null",
+    "NULL",
+    "None",
+    "none",
+    "-",
+    ".",
+    "#N/A",
+)
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+SUPPORTED = sorted(TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES)
+SOURCE_ROW = "source_row"
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
+_HEADER_SCAN_ROWS = 15
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """An uploaded table: text cells, original row numbers, and how it was read.
+
+    ``frame`` has one column per source column (names de-duplicated as ``name (2)``) and a
+    ``source_row`` column with the 1-based row number in the file (spreadsheet numbering).
+    """
+
+    frame: pd.DataFrame
+    source: str
+    file_format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal: str = "."
+    sheet: str | None = None
+    sheets: tuple[str, ...] = ()
+    header_row: int = 1
+    notices: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in self.frame.columns if c != SOURCE_ROW]
+
+
+def _fail(message: str, name: str) -> DataValidationError:
+    return DataValidationError(message, file=name)
+
+
+def _as_bytes(data: bytes | str | Path) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    return Path(data).read_bytes()
+
+
+def check_size(n_bytes: int, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    if n_bytes > max_bytes:
+        raise _fail(
+            f"the file is {n_bytes / 1e6:,.1f} MB, over the upload limit of "
+            f"{max_bytes / 1e6:,.0f} MB (set OUTCOMES_MAX_UPLOAD_MB to change it)",
+            name,
+        )
+
+
+def detect_encoding(raw: bytes) -> str:
+    """BOMs first, then strict UTF-8, then UTF-16 without BOM, then charset-normalizer."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    head = raw[:4096]
+    if len(head) >= 4 and head[1::2].count(0) > len(head) // 4:
+        return "utf-16-le"
+    if len(head) >= 4 and head[0::2].count(0) > len(head) // 4:
+        return "utf-16-be"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw[:200_000]).best()
+    if best is None:
+        return "cp1252"
+    enc = best.encoding.lower()
+    return "cp1252" if enc in {"latin_1", "iso8859_1", "ascii"} else enc
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:4096]
+    if not sample:
+        return False
+    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t")
+    return control / len(sample) > 0.05 or "\x00" in sample
+
+
+def sniff_delimiter(text: str, suffix: str) -> str:
+    if suffix in {".tsv", ".tab"}:
+        return "\t"
+    lines = [ln for ln in text.splitlines()[:30] if ln.strip()]
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        counts = {d: sum(ln.count(d) for ln in lines) for d in ",;\t|"}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def _parse_text(text: str, delimiter: str, name: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Cells as text, every row kept (blank rows too, so row numbers stay true)."""
+    kwargs = dict(
+        sep=delimiter,
+        header=None,
+        dtype=str,
+        keep_default_na=False,
+        skip_blank_lines=False,
+        quotechar='"',
+    )
+    try:
+        return pd.read_csv(io.StringIO(text), engine="c", **kwargs), ()
+    except pd.errors.ParserError:
+        pass
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    width = max((len(r) for r in rows), default=0)
+    frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    return frame, ()
+
+
+def _find_header(frame: pd.DataFrame) -> int:
+    """Index of the header row: the first row, among the first few, whose filled cells
+    cover most of the table's width and are mostly not numbers."""
+    width = frame.shape[1]
+    for i in range(min(_HEADER_SCAN_ROWS, len(frame))):
+        cells = frame.iloc[i]
+        filled = cells.notna() & (cells.astype(str).str.strip() != "")
+        if filled.sum() == 0:
+            continue
+        text = cells[filled].astype(str)
+        numeric = pd.to_numeric(text, errors="coerce").notna().mean()
+        if filled.sum() >= max(2, 0.5 * width) and numeric < 0.5:
+            return i
+    return 0
+
+
+def _header_names(frame: pd.DataFrame, header: int) -> tuple[list[str], int, tuple[str, ...]]:
+    """Column names from the header row; a sparse row just above it (a merged group
+    header such as "PCL-5" over "Baseline | Week 4") is forward-filled and joined."""
+    notices: list[str] = []
+    names = [("" if pd.isna(v) else str(v).strip()) for v in frame.iloc[header]]
+    first = header
+    if header > 0:
+        above = frame.iloc[header - 1]
+        filled = above.notna() & (above.astype(str).str.strip() != "")
+        if 0 < filled.sum() < len(above):
+            group = above.where(filled).ffill()
+            joined = []
+            for g, n in zip(group, names, strict=True):
+                joined.append(f"{str(g).strip()} {n}".strip() if isinstance(g, str) else n)
+            names = joined
+            first = header - 1
+            notices.append(f"a two-row header was combined (rows {header} and {header + 1})")
+    if first > 0:
+        notices.append(f"{first} line(s) above the header were skipped")
+    out, seen = [], {}
+    for i, n in enumerate(names):
+        n = n or f"column {i + 1}"
+        if n in seen:
+            seen[n] += 1
+            notices.append(f"duplicated column name '{n}' renamed to '{n} ({seen[n]})'")
+            n = f"{n} ({seen[n]})"
+        else:
+            seen[n] = 1
+        out.append(n)
+    return out, first, tuple(notices)
+
+
+def _tidy(frame: pd.DataFrame, name: str, decimal: str) -> tuple[pd.DataFrame, int, tuple]:
+    if frame.empty:
+        raise _fail("the file has no rows", name)
+    header = _find_header(frame)
+    columns, _, notices = _header_names(frame, header)
+    body = frame.iloc[header + 1 :].copy()
+    body.columns = columns
+    body[SOURCE_ROW] = np.arange(len(body), dtype="int64") + header + 2
+    blank = body[columns].apply(lambda c: c.isna() | (c.astype(str).str.strip() == "")).all(axis=1)
+    body = body[~blank]
+    if body.empty:
+        raise _fail("the file has a header but no data rows", name)
+    for col in columns:
+        s = body[col].astype("string").str.strip()
+        s = s.mask(s.isin(NA_VALUES))
+        if decimal == "," and s.str.match(_DECIMAL_COMMA).fillna(False).any():
+            s = s.str.replace(_DECIMAL_COMMA, lambda m: m.group(0).replace(",", "."), regex=True)
+        body[col] = s
+    return body.reset_index(drop=True), header + 1, notices
+
+
+def read_table(
+    data: bytes | str | Path,
+    *,
+    name: str | None = None,
+    sheet: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> RawTable:
+    """Read an uploaded file (bytes or a path) into a :class:`RawTable`.
+
+    Raises :class:`DataValidationError` naming the file for anything that is not a
+    readable table: empty, too large, binary, a zip archive, an unknown type.
+    """
+    name = name or (Path(data).name if not isinstance(data, bytes) else "upload")
+    raw = _as_bytes(data)
+    check_size(len(raw), name, max_bytes)
+    if not raw.strip():
+        raise _fail("the file is empty", name)
+    suffix = Path(name).suffix.lower()
+    is_zip = raw[:4] == b"PK\x03\x04"
+    if is_zip and (suffix in EXCEL_SUFFIXES or _is_xlsx(raw)):
+        return _read_excel(raw, name, sheet)
+    if is_zip:
+        raise _fail("this is a zip archive, not a table: unzip it and upload the file inside", name)
+    if raw[:4] == b"PAR1" or suffix in PARQUET_SUFFIXES:
+        return _read_parquet(raw, name)
+    if suffix in EXCEL_SUFFIXES:
+        raise _fail("this is not a valid .xlsx workbook (is it an old .xls? save as .xlsx)", name)
+    if suffix and suffix not in TEXT_SUFFIXES:
+        raise _fail(f"unsupported file type '{suffix}': use {', '.join(SUPPORTED)}", name)
+    encoding = detect_encoding(raw)
+    try:
+        text = raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        encoding = "cp1252"
+        text = raw.decode(encoding, errors="replace")
+    text = text.lstrip("\ufeff")
+    if _looks_binary(text):
+        raise _fail("this is a binary file, not a text table (CSV, TSV) or workbook", name)
+    delimiter = sniff_delimiter(text, suffix)
+    decimal = "," if delimiter == ";" else "."
+    frame, parse_notes = _parse_text(text, delimiter, name)
+    if frame.shape[1] < 2:
+        raise _fail(
+            "only one column was found: is the file delimited by commas, semicolons or tabs?", name
+        )
+    body, header_row, notices = _tidy(frame, name, decimal)
+    return RawTable(
+        frame=body,
+        source=name,
+        file_format="tsv" if delimiter == "\t" else "csv",
+        encoding=encoding,
+        delimiter=delimiter,
+        decimal=decimal,
+        header_row=header_row,
+        notices=parse_notes + notices,
+    )
+
+
+def _is_xlsx(raw: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            return "[Content_Types].xml" in z.namelist() and any(
+                n.startswith("xl/") for n in z.namelist()
+            )
+    except zipfile.BadZipFile:
+        return False
+
+
+def excel_sheets(raw: bytes, name: str = "upload.xlsx") -> list[str]:
+    """Sheet names of a workbook, in order."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        raise _fail(f"not a readable .xlsx workbook ({type(exc).__name__})", name) from None
+    try:
+        return list(wb.sheetnames)
+    finally:
+        wb.close()
+
+
+def _read_excel(raw: bytes, name: str, sheet: str | None) -> RawTable:
+    sheets = excel_sheets(raw, name)
+    if sheet is None:
+        sheet = sheets[0]
+    elif sheet not in sheets:
+        raise _fail(f"no sheet named '{sheet}' (sheets: {', '.join(sheets)})", name)
+    try:
+        frame = pd.read_excel(io.BytesIO(raw), sheet_name=sheet, header=None, dtype=object)
+    except Exception as exc:
+        raise _fail(f"sheet '{sheet}' cannot be read ({type(exc).__name__})", name) from None
+    frame = frame.map(_excel_cell)
+    frame = frame.dropna(axis=1, how="all")
+    if frame.empty or frame.shape[1] < 2:
+        raise _fail(f"sheet '{sheet}' has no table (fewer than two filled columns)", name)
+    body, header_row, notices = _tidy(frame.reset_index(drop=True), name, ".")
+    if len(sheets) > 1:
+        notices = (f"read sheet '{sheet}' of {len(sheets)}", *notices)
+    return RawTable(
+        frame=body,
+        source=name,
+        file_format="xlsx",
+        sheet=sheet,
+        sheets=tuple(sheets),
+        header_row=header_row,
+        notices=notices,
+    )
+
+
+def _excel_cell(v: object) -> object:
+    """Excel cells as text: whole floats without '.0', dates as ISO dates."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, pd.Timestamp | np.datetime64) or hasattr(v, "isoformat"):
+        ts = pd.Timestamp(v)
+        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.isoformat()
+    return str(v)
+
+
+def _read_parquet(raw: bytes, name: str) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(raw))
+    except (pa.ArrowException, OSError) as exc:
+        raise _fail(f"not a readable Parquet file ({exc})", name) from None
+    frame = table.to_pandas()
+    if frame.empty:
+        raise _fail("the Parquet file has no rows", name)
+    out = pd.DataFrame(index=frame.index)
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[str(col)] = s.dt.strftime("%Y-%m-%d").astype("string")
+        elif pd.api.types.is_float_dtype(s):
+            out[str(col)] = s.map(lambda x: None if pd.isna(x) else f"{x:.15g}").astype("string")
+        else:
+            out[str(col)] = s.astype("string").str.strip()
+    out[SOURCE_ROW] = np.arange(len(out), dtype="int64") + 2
+    return RawTable(frame=out.reset_index(drop=True), source=name, file_format="parquet")
