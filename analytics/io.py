@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analytics.errors import DataValidationError
-from analytics.schema import SOURCE_ROW
 from analytics.instruments import Instrument
+from analytics.schema import SOURCE_ROW
 from analytics.validation import ValidationResult, validate_canonical
 
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None}
