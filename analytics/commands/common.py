@@ -15,7 +15,46 @@ from analytics.outcomes import PatientOutcomes
 
 
 def add_file_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="FILE", help="canonical long CSV, TSV or Parquet")
+    p.add_argument(
+        "file",
+        metavar="FILE",
+        help="CSV, TSV, XLSX or Parquet: canonical long, or any shape with --profile",
+    )
+    p.add_argument(
+        "--profile", metavar="PROFILE.toml", default=None, help="import profile for the file"
+    )
+    p.add_argument("--sheet", default=None, help="worksheet of an .xlsx file")
+
+
+def read_input(args: argparse.Namespace):
+    """Read FILE (through the import profile when given) into an ``Ingested``.
+
+    The command line stores nothing, so identifier findings are reported on stderr and
+    the command goes on (DESIGN.md §7)."""
+    import sys
+
+    from analytics.ingest import ingest, load_profile
+    from analytics.io import load_canonical
+
+    profile = load_profile(args.profile) if getattr(args, "profile", None) else None
+    if profile is None and not getattr(args, "sheet", None) and _plain_canonical(args.file):
+        result = load_canonical(args.file)
+        return None, result
+    ingested = ingest(args.file, profile=profile, sheet=getattr(args, "sheet", None))
+    for f in ingested.identifier_findings:
+        print(
+            f"identifier screen: column '{f.column}' may hold {f.kind.replace('_', ' ')}: "
+            f"{f.reason}",
+            file=sys.stderr,
+        )
+    return ingested, ingested.result
+
+
+def _plain_canonical(path: str) -> bool:
+    """Canonical CSV/TSV/Parquet files take the fast loader."""
+    from pathlib import Path
+
+    return Path(path).suffix.lower() in {".csv", ".tsv", ".txt", ".parquet", ".pq"}
 
 
 def add_definition_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,16 +99,16 @@ class LoadedView:
 def load_view(args: argparse.Namespace) -> LoadedView:
     """Read and validate FILE (refusing any row error), apply ``--where``, derive outcomes."""
     from analytics.filters import apply_filters, parse_where
-    from analytics.io import load_canonical
     from analytics.outcomes import derive_patient_outcomes
 
-    inst = get_instrument(args.instrument.strip().lower())
+    ingested, result = read_input(args)
+    registry = ingested.profile.registry if ingested and ingested.profile else None
+    inst = get_instrument(args.instrument.strip().lower(), registry)
     definition = definition_from_args(args)
-    result = load_canonical(args.file)
     result.raise_for_errors()
     filters = parse_where(args.where)
     data = apply_filters(result.data, filters)
-    outcomes = derive_patient_outcomes(data, inst, definition)
+    outcomes = derive_patient_outcomes(data, inst, definition, registry=registry)
     return LoadedView(data, inst, definition, filters, outcomes)
 
 
