@@ -47,7 +47,7 @@ _TIME_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 _NOISE = {"total", "score", "scores", "sum", "raw", "tot", "sc", "value", "result"}
 _SCORE_NAMES = ("score", "total", "value", "result", "sum")
-_INFUSION_NAMES = ("infusion", "infusions", "session", "visit", "dose_number", "treatment")
+_INFUSION_NAMES = ("infusion", "infusions", "session", "sessions", "visit", "inf")
 _DAY_NAMES = ("day", "days", "daysfromstart", "study_day", "days_since")
 _DATE_NAMES = ("date", "when", "completed", "timestamp", "time")
 
@@ -195,7 +195,7 @@ def guess_columns(
         num = _numeric_share(f[c])
         if fmt == "long" and num >= 0.8 and any(w in toks for w in _SCORE_NAMES):
             guesses[c] = ColumnGuess(c, "score_value")
-        elif num >= 0.8 and any(normalise_label(w) in name for w in _INFUSION_NAMES):
+        elif num >= 0.8 and any(w in toks for w in _INFUSION_NAMES):
             guesses[c] = ColumnGuess(
                 c, "infusions", note="session numbers?" if "session" in toks else ""
             )
@@ -204,12 +204,13 @@ def guess_columns(
         elif _date_share(f[c]) >= 0.8 or (
             any(w in toks for w in _DATE_NAMES) and _date_share(f[c]) >= 0.5
         ):
-            guesses[c] = ColumnGuess(c, "date", note="converted to days, then dropped")
+            role = "first_date" if "first" in toks else "date"
+            guesses[c] = ColumnGuess(c, role, note="converted to days, then dropped")
         else:
             n_levels = f[c].nunique(dropna=True)
             if n_levels == 0:
                 guesses[c] = ColumnGuess(c, "drop", note="empty")
-            elif num >= 0.95 and n_levels > 10:
+            elif num >= 0.95 and n_levels > 2:
                 guesses[c] = ColumnGuess(c, "covariate", kind="numeric")
             elif n_levels <= max(30, 0.05 * len(f)):
                 guesses[c] = ColumnGuess(c, "covariate", kind="categorical")
@@ -271,6 +272,7 @@ def guess_profile(
             infusions_column=infusions,
             day_column=first("day"),
             date_column=first("date") if not first("day") else None,
+            first_infusion_date_column=first("first_date"),
             covariates=covariates,
             scores_before_infusion=bool(infusions and "session" in tokens(infusions)),
             sheet=table.sheet,
@@ -295,3 +297,181 @@ def instrument_labels(
     for label in values.dropna().astype(str).unique()[:200]:
         out[label] = match_instrument(tokens(label), registry)[0]
     return out
+
+
+# --- the mapping table the user edits ----------------------------------------------------
+
+ROLE_ID = "patient id"
+ROLE_SCORE = "score (one time point)"
+ROLE_MEASURE = "instrument name (long)"
+ROLE_VALUE = "score (long)"
+ROLE_INFUSIONS = "infusions received"
+ROLE_SESSION = "session number"
+ROLE_DAY = "days since first infusion"
+ROLE_DATE = "assessment date"
+ROLE_FIRST_DATE = "first infusion date"
+ROLE_CATEGORICAL = "categorical covariate"
+ROLE_NUMERIC = "numeric covariate"
+ROLE_DROP = "drop"
+ROLES = (
+    ROLE_ID, ROLE_SCORE, ROLE_MEASURE, ROLE_VALUE, ROLE_INFUSIONS, ROLE_SESSION, ROLE_DAY,
+    ROLE_DATE, ROLE_FIRST_DATE, ROLE_CATEGORICAL, ROLE_NUMERIC, ROLE_DROP,
+)  # fmt: skip
+TIME_UNITS = ("infusions", "session", "day", "week", "month")
+MAPPING_COLUMNS = ("column", "role", "instrument", "time_unit", "time_value")
+_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": DAYS_PER_MONTH}
+
+
+def mapping_table(profile: ImportProfile, table: RawTable) -> pd.DataFrame:
+    """One editable row per source column: ``column``, ``role`` (one of :data:`ROLES`),
+    ``instrument`` and, for wide score columns, ``time_unit`` and ``time_value``."""
+    scores = {sc.column: sc for sc in profile.scores}
+    single = {
+        profile.patient_id: ROLE_ID,
+        profile.instrument_column: ROLE_MEASURE,
+        profile.score_column: ROLE_VALUE,
+        profile.infusions_column: ROLE_SESSION
+        if profile.scores_before_infusion
+        else ROLE_INFUSIONS,
+        profile.day_column: ROLE_DAY,
+        profile.date_column: ROLE_DATE,
+        profile.first_infusion_date_column: ROLE_FIRST_DATE,
+    }
+    rows = []
+    for col in table.columns:
+        role, inst, unit, value = ROLE_DROP, None, None, None
+        if col in scores:
+            sc = scores[col]
+            role, inst = ROLE_SCORE, sc.instrument
+            if sc.session is not None:
+                unit, value = "session", float(sc.session)
+            elif sc.infusions_received is not None:
+                unit, value = "infusions", float(sc.infusions_received)
+            elif sc.day is not None:
+                unit, value = "day", float(sc.day)
+        elif col in single and col is not None:
+            role = single[col]
+            if role == ROLE_VALUE and profile.instrument and not profile.instrument_column:
+                inst = profile.instrument
+        elif col in profile.covariates:
+            role = ROLE_NUMERIC if profile.covariates[col] == "numeric" else ROLE_CATEGORICAL
+        rows.append((col, role, inst, unit, value))
+    return pd.DataFrame(rows, columns=list(MAPPING_COLUMNS))
+
+
+def profile_from_mapping(
+    mapping: pd.DataFrame,
+    *,
+    name: str,
+    base: ImportProfile | None = None,
+    scores_before_infusion: bool = False,
+    dayfirst: bool = False,
+    instrument_values: Mapping[str, str] | None = None,
+    registry: Mapping[str, Instrument] | None = None,
+) -> ImportProfile:
+    """The profile a mapping table describes; a clear error for an impossible mapping.
+
+    ``base`` carries what the table does not (custom instruments, recodes, identifier
+    decisions, sheet)."""
+    from analytics.errors import DataValidationError
+
+    registry = registry if registry is not None else (base.registry if base else load_registry())
+    m = mapping.copy()
+    m["role"] = m["role"].fillna(ROLE_DROP)
+
+    def only(role: str, required: bool = False) -> str | None:
+        cols = m.loc[m["role"] == role, "column"].tolist()
+        if len(cols) > 1:
+            raise DataValidationError(f"only one column can be the {role}: {cols}")
+        if required and not cols:
+            raise DataValidationError(f"choose the column that holds the {role}")
+        return cols[0] if cols else None
+
+    pid = only(ROLE_ID, required=True)
+    score_rows = m[m["role"] == ROLE_SCORE]
+    value_col = only(ROLE_VALUE)
+    if not score_rows.empty and value_col:
+        raise DataValidationError(
+            "mix of one-column-per-time-point scores and a long 'score' column: choose one shape"
+        )
+    if score_rows.empty and not value_col:
+        raise DataValidationError("no score columns chosen")
+    covariates = {
+        r.column: ("numeric" if r.role == ROLE_NUMERIC else "categorical")
+        for r in m.itertuples()
+        if r.role in (ROLE_CATEGORICAL, ROLE_NUMERIC)
+    }
+    common = dict(
+        name=name,
+        patient_id=pid,
+        covariates=covariates,
+        dayfirst=dayfirst,
+        instruments=base.instruments if base else (),
+        recode=base.recode if base else {},
+        identifiers_drop=base.identifiers_drop if base else (),
+        identifiers_confirmed_safe=base.identifiers_confirmed_safe if base else (),
+        sheet=base.sheet if base else None,
+        first_infusion_date_column=only(ROLE_FIRST_DATE),
+    )
+    if not score_rows.empty:
+        scores = []
+        for r in score_rows.itertuples():
+            if not r.instrument or r.instrument not in registry:
+                raise DataValidationError(
+                    f"choose the instrument of score column '{r.column}'", column=r.column
+                )
+            value = r.time_value
+            if r.time_unit not in TIME_UNITS or value is None or pd.isna(value):
+                raise DataValidationError(
+                    f"give the time point of score column '{r.column}' "
+                    "(infusions, session, day, week or month and a number)",
+                    column=r.column,
+                )
+            if r.time_unit in ("infusions", "session"):
+                if float(value) != int(value) or value < 0:
+                    raise DataValidationError(
+                        f"'{r.column}': {r.time_unit} must be a whole number", column=r.column
+                    )
+                key = "infusions_received" if r.time_unit == "infusions" else "session"
+                scores.append(ScoreColumn(r.column, r.instrument, **{key: int(value)}))
+            else:
+                day = round(float(value) * _UNIT_DAYS[r.time_unit], 1)
+                inf = 0 if day <= 0 else None
+                scores.append(ScoreColumn(r.column, r.instrument, day=day, infusions_received=inf))
+        return ImportProfile(
+            format="wide",
+            scores=tuple(scores),
+            scores_before_infusion=scores_before_infusion,
+            **common,
+        )
+    measure = only(ROLE_MEASURE)
+    fixed = None
+    if measure is None:
+        fixed = m.loc[m["column"] == value_col, "instrument"].iloc[0]
+        if not fixed or pd.isna(fixed) or fixed not in registry:
+            raise DataValidationError(
+                "a long export needs an instrument-name column, or an instrument chosen for "
+                f"its score column '{value_col}'"
+            )
+    sessions = only(ROLE_SESSION)
+    infusions = only(ROLE_INFUSIONS)
+    if sessions and infusions:
+        raise DataValidationError("choose either an infusions column or a session column")
+    day_col, date_col = only(ROLE_DAY), only(ROLE_DATE)
+    if not (sessions or infusions or day_col or date_col):
+        raise DataValidationError(
+            "a long export needs a time column: infusions received, session number, days "
+            "since first infusion, or assessment date"
+        )
+    return ImportProfile(
+        format="long",
+        instrument_column=measure,
+        instrument=fixed,
+        score_column=value_col,
+        infusions_column=sessions or infusions,
+        scores_before_infusion=bool(sessions),
+        day_column=day_col,
+        date_column=date_col,
+        instrument_values=dict(instrument_values or {}),
+        **common,
+    )

@@ -38,7 +38,7 @@ from analytics.instruments import (
     with_custom,
 )
 from analytics.readers import SOURCE_ROW, RawTable
-from analytics.validation import DATE_ERROR, DATE_VALUE
+from analytics.validation import MAPPING_ERROR, MAPPING_ERROR_COLUMN, MAPPING_ERROR_VALUE
 
 SCORE_COLUMN_LABEL = s.SOURCE_COLUMN  # per-row source column of the score (wide exports)
 TOP_KEYS = {
@@ -335,8 +335,28 @@ def _labels_to_ids(labels: pd.Series, p: ImportProfile) -> pd.Series:
     return mapped.fillna(labels.astype("string"))
 
 
-def _parse_dates(values: pd.Series, dayfirst: bool) -> pd.Series:
-    return pd.to_datetime(values, errors="coerce", format="mixed", dayfirst=dayfirst)
+ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y/%m/%d")
+DAY_FIRST = ("%d/%m/%Y", "%d/%m/%y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y %H:%M")
+MONTH_FIRST = ("%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%m/%d/%Y %H:%M")
+WORDS = ("%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y")
+
+
+def parse_dates(values: pd.Series, dayfirst: bool = False) -> pd.Series:
+    """Dates written in any of several formats, even mixed in one column: each cell takes
+    the first format that reads it (ISO first; then day/month or month/day by ``dayfirst``;
+    then month names). Cells no format reads are missing."""
+    text = values.astype("string").str.strip()
+    slashes = DAY_FIRST + MONTH_FIRST if dayfirst else MONTH_FIRST + DAY_FIRST
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    for fmt in (*ISO_FORMATS, *slashes, *WORDS):
+        todo = out.isna() & text.notna()
+        if not todo.any():
+            break
+        out[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+    return out
+
+
+_parse_dates = parse_dates
 
 
 def apply_profile(table: RawTable, p: ImportProfile) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -404,20 +424,35 @@ def apply_profile(table: RawTable, p: ImportProfile) -> tuple[pd.DataFrame, dict
 
 
 def _dates_to_days(long: pd.DataFrame, f: pd.DataFrame, p: ImportProfile) -> pd.DataFrame:
-    """Assessment dates -> days since the patient's first infusion; the dates are dropped."""
+    """Assessment dates -> days since the patient's first infusion; the dates are dropped.
+
+    Day 0 is the profile's first-infusion date column (the patient's most frequent value;
+    a row that disagrees is an error), else the date of the latest pre-treatment
+    assessment (0 infusions received), else the patient's earliest assessment."""
     dates = _parse_dates(f[p.date_column], p.dayfirst)
-    bad = dates.isna() & f[p.date_column].notna()
     long = long.copy()
-    long[DATE_ERROR] = bad.to_numpy()
-    long[DATE_VALUE] = f[p.date_column].to_numpy()
+    message = pd.Series(pd.NA, index=long.index, dtype="string")
+    column = pd.Series(p.date_column, index=long.index, dtype="string")
+    value = f[p.date_column].astype("string")
+    message[dates.isna() & f[p.date_column].notna()] = "not a readable date"
     pid = long[s.PATIENT_ID]
     if p.first_infusion_date_column:
-        first = _parse_dates(f[p.first_infusion_date_column], p.dayfirst)
-        anchor = first.groupby(pid).transform("min")
+        first_raw = f[p.first_infusion_date_column]
+        first = _parse_dates(first_raw, p.dayfirst)
+        anchor = first.groupby(pid).transform(_mode_or_nat)
+        odd = first.notna() & anchor.notna() & (first != anchor)
+        unread = first.isna() & first_raw.notna()
+        for mask, text in (
+            (unread, "not a readable date"),
+            (odd, "first infusion date differs from this patient's other rows"),
+        ):
+            new = mask & message.isna()
+            message[new] = text
+            column[new] = p.first_infusion_date_column
+            value[new] = first_raw.astype("string")[new]
     elif s.INFUSIONS in long.columns:
         inf = pd.to_numeric(long[s.INFUSIONS], errors="coerce")
-        pre = dates.where(inf == 0)
-        anchor = pre.groupby(pid).transform("max")
+        anchor = dates.where(inf == 0).groupby(pid).transform("max")
         anchor = anchor.fillna(dates.where(inf > 0).groupby(pid).transform("min"))
     else:
         anchor = dates.groupby(pid).transform("min")
@@ -426,4 +461,12 @@ def _dates_to_days(long: pd.DataFrame, f: pd.DataFrame, p: ImportProfile) -> pd.
         have = pd.to_numeric(long[s.DAY], errors="coerce")
         days = have.where(have.notna(), days)
     long[s.DAY] = days
+    long[MAPPING_ERROR] = message.to_numpy()
+    long[MAPPING_ERROR_COLUMN] = column.to_numpy()
+    long[MAPPING_ERROR_VALUE] = value.to_numpy()
     return long
+
+
+def _mode_or_nat(x: pd.Series) -> pd.Timestamp:
+    modes = x.mode()
+    return modes.iloc[0] if len(modes) else pd.NaT

@@ -18,8 +18,12 @@ from analytics.errors import DataValidationError
 from analytics.instruments import Instrument, load_registry
 
 ISSUE_COLUMNS = ("severity", "row", "column", "value", "message")
-DATE_ERROR = "date_error"  # set by an import profile where a date cell could not be read
-DATE_VALUE = "date_value"  # the date cell as written, for the report
+# Set by an import profile where a cell could not be mapped (an unreadable date, say):
+# the message, the user's column and the cell as written.
+MAPPING_ERROR = "mapping_error"
+MAPPING_ERROR_COLUMN = "mapping_error_column"
+MAPPING_ERROR_VALUE = "mapping_error_value"
+MAPPING_COLUMNS = (MAPPING_ERROR, MAPPING_ERROR_COLUMN, MAPPING_ERROR_VALUE)
 MAX_MESSAGES = 20
 # An infusion count above this is a typo or a unit mix-up, not a treatment course.
 MAX_INFUSIONS = 10_000
@@ -250,10 +254,17 @@ def validate_canonical(
         issues.add(day_text, "error", label(s.DAY), day_raw, "day is not a number")
         bad |= day_text.to_numpy()
         day = day.where(~day_text)
-    if DATE_ERROR in raw.columns:
-        date_bad = raw[DATE_ERROR].fillna(False).astype(bool)
-        issues.add(date_bad, "error", label(s.DAY), day_raw_or(raw), "not a readable date")
-        bad |= date_bad.to_numpy()
+    if MAPPING_ERROR in raw.columns:
+        msg = raw[MAPPING_ERROR].astype("string")
+        mapped_bad = msg.notna()
+        issues.add(
+            mapped_bad & ~pd.Series(bad, index=raw.index),
+            "error",
+            raw[MAPPING_ERROR_COLUMN].astype("string"),
+            raw[MAPPING_ERROR_VALUE].astype("string"),
+            msg,
+        )
+        bad |= mapped_bad.to_numpy()
 
     no_time = infusions.isna() & day.isna()
     time_col = s.INFUSIONS if s.INFUSIONS in raw.columns else s.DAY
@@ -275,7 +286,7 @@ def validate_canonical(
     )
     bad |= contradiction.fillna(False).to_numpy()
 
-    skip = {*s.CORE_COLUMNS, *s.BOOKKEEPING, DATE_ERROR, DATE_VALUE}
+    skip = {*s.CORE_COLUMNS, *s.BOOKKEEPING, *MAPPING_COLUMNS}
     extras = [c for c in raw.columns if c not in skip]
     clean = pd.DataFrame(
         {
@@ -291,7 +302,7 @@ def validate_canonical(
         clean[col] = _typed_extra(raw[col])
     clean = clean[~bad]
 
-    clean, dup_issues = _resolve_duplicates(clean)
+    clean, dup_issues = _resolve_duplicates(clean, score_label)
     issue_frame = pd.concat([issues.frame(), dup_issues], ignore_index=True)
     if not dup_issues.empty:
         issue_frame = issue_frame.sort_values(["row", "severity"], kind="stable")
@@ -302,13 +313,6 @@ def validate_canonical(
         source=source,
         n_rows_read=len(raw),
     )
-
-
-def day_raw_or(raw: pd.DataFrame) -> pd.Series:
-    """The date cells as written when a profile converted dates, else the day column."""
-    if DATE_VALUE in raw.columns:
-        return raw[DATE_VALUE]
-    return raw[s.DAY] if s.DAY in raw.columns else pd.Series(pd.NA, index=raw.index)
 
 
 def _typed_extra(values: pd.Series) -> pd.Series:
@@ -322,7 +326,9 @@ def _typed_extra(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip().where(~blank)
 
 
-def _resolve_duplicates(clean: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _resolve_duplicates(
+    clean: pd.DataFrame, score_label: str | pd.Series = s.SCORE
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Same patient, instrument and time point: conflicting scores are errors (all rows
     excluded); identical scores are a warning and kept once."""
     key = [s.PATIENT_ID, s.INSTRUMENT, s.INFUSIONS, s.DAY]
@@ -347,7 +353,11 @@ def _resolve_duplicates(clean: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
                 {
                     "severity": severity,
                     "row": frame[s.SOURCE_ROW].to_numpy(),
-                    "column": s.SCORE,
+                    "column": (
+                        score_label[frame.index].to_numpy()
+                        if isinstance(score_label, pd.Series)
+                        else score_label
+                    ),
                     "value": frame[s.SCORE].astype("string").to_numpy(),
                     "message": [f"{text} (first seen on row {r})" for r in first_row[frame.index]],
                 }
