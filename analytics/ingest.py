@@ -43,19 +43,20 @@ def is_canonical(table: RawTable) -> bool:
 
 
 def screen(table: RawTable, profile: ImportProfile | None) -> tuple:
-    """Identifier findings for the columns that would be kept."""
+    """Identifier findings for the columns that would be kept (all columns of a canonical
+    file; the mapped ones of a profiled file)."""
     from analytics.identifiers import screen_identifiers
 
     frame = table.frame.drop(columns=[s.SOURCE_ROW])
     if profile is not None:
-        frame = frame.drop(columns=[c for c in profile.identifiers_drop if c in frame.columns])
+        # only what would be stored: the mapped columns, less those the user dropped
+        kept = [c for c in profile.source_columns() if c not in profile.identifiers_drop]
+        frame = frame[[c for c in kept if c in frame.columns]]
         id_column = profile.patient_id
         dates = [c for c in (profile.date_column, profile.first_infusion_date_column) if c]
     else:
         id_column, dates = s.PATIENT_ID, []
-    return tuple(
-        screen_identifiers(frame, id_column=id_column, date_columns_used_for_time=dates)
-    )
+    return tuple(screen_identifiers(frame, id_column=id_column, date_columns_used_for_time=dates))
 
 
 def ingest_table(table: RawTable, profile: ImportProfile | None) -> Ingested:

@@ -225,6 +225,18 @@ def guess_columns(
     return fmt, [guesses[c] for c in cols]
 
 
+_SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}")
+
+
+def guess_dayfirst(values: pd.Series) -> bool:
+    """True when slashed dates show a first part above 12 (31/12/2024) and none show a
+    second part above 12 (12/31/2024)."""
+    parts = values.dropna().astype(str).str.extract(_SLASHED).dropna().astype(int)
+    if parts.empty:
+        return False
+    return bool((parts[0] > 12).any() and not (parts[1] > 12).any())
+
+
 def guess_profile(
     table: RawTable,
     *,
@@ -273,6 +285,7 @@ def guess_profile(
             day_column=first("day"),
             date_column=first("date") if not first("day") else None,
             first_infusion_date_column=first("first_date"),
+            dayfirst=bool(first("date")) and guess_dayfirst(table.frame[first("date")]),
             covariates=covariates,
             scores_before_infusion=bool(infusions and "session" in tokens(infusions)),
             sheet=table.sheet,
