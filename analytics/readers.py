@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
 import re
 import zipfile
@@ -78,10 +79,14 @@ def _fail(message: str, name: str) -> DataValidationError:
     return DataValidationError(message, file=name)
 
 
-def _as_bytes(data: bytes | str | Path) -> bytes:
+def _as_bytes(data: bytes | str | Path, name: str) -> bytes:
     if isinstance(data, bytes):
         return data
-    return Path(data).read_bytes()
+    try:
+        return Path(data).read_bytes()
+    except OSError as exc:  # missing, a folder, unreadable
+        why = exc.strerror or type(exc).__name__
+        raise _fail(f"the file cannot be read ({why})", name) from None
 
 
 def check_size(n_bytes: int, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
@@ -99,16 +104,24 @@ def detect_encoding(raw: bytes) -> str:
         return "utf-8-sig"
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    try:
-        raw.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
+    # UTF-16 without BOM first: ASCII text in UTF-16 is also valid UTF-8 (with NULs).
     head = raw[:4096]
     if len(head) >= 4 and head[1::2].count(0) > len(head) // 4:
         return "utf-16-le"
     if len(head) >= 4 and head[0::2].count(0) > len(head) // 4:
         return "utf-16-be"
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # Windows-1252 whenever it decodes: on a small export charset-normalizer's best
+    # guess is often another code page (cp775, cp1250, johab) that garbles é, ü, ñ.
+    try:
+        raw.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw[:200_000]).best()
@@ -194,13 +207,17 @@ def _header_names(frame: pd.DataFrame, header: int) -> tuple[list[str], int, tup
             notices.append(f"a two-row header was combined (rows {header} and {header + 1})")
     if first > 0:
         notices.append(f"{first} line(s) above the header were skipped")
-    out, seen = [], {}
-    for i, n in enumerate(names):
-        n = n or f"column {i + 1}"
+    names = [n or f"column {i + 1}" for i, n in enumerate(names)]
+    out, seen, taken = [], {}, set(names)
+    for n in names:
         if n in seen:
-            seen[n] += 1
-            notices.append(f"duplicated column name '{n}' renamed to '{n} ({seen[n]})'")
-            n = f"{n} ({seen[n]})"
+            k = seen[n] + 1
+            while f"{n} ({k})" in taken:  # "Total", "Total", "Total (2)"
+                k += 1
+            seen[n] = k
+            notices.append(f"duplicated column name '{n}' renamed to '{n} ({k})'")
+            n = f"{n} ({k})"
+            taken.add(n)
         else:
             seen[n] = 1
         out.append(n)
@@ -241,7 +258,7 @@ def read_table(
     readable table: empty, too large, binary, a zip archive, an unknown type.
     """
     name = name or (Path(data).name if not isinstance(data, bytes) else "upload")
-    raw = _as_bytes(data)
+    raw = _as_bytes(data, name)
     check_size(len(raw), name, max_bytes)
     if not raw.strip():
         raise _fail("the file is empty", name)
@@ -344,6 +361,8 @@ def _excel_cell(v: object) -> object:
         return None
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
+    if isinstance(v, datetime.time):  # a time of day alone (10:30)
+        return v.isoformat()
     if isinstance(v, pd.Timestamp | np.datetime64) or hasattr(v, "isoformat"):
         ts = pd.Timestamp(v)
         return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.isoformat()
@@ -359,6 +378,8 @@ def _read_parquet(raw: bytes, name: str) -> RawTable:
     except (pa.ArrowException, OSError) as exc:
         raise _fail(f"not a readable Parquet file ({exc})", name) from None
     frame = table.to_pandas()
+    if any(n is not None for n in frame.index.names):  # e.g. written with patient_id as index
+        frame = frame.reset_index()
     if frame.empty:
         raise _fail("the Parquet file has no rows", name)
     out = pd.DataFrame(index=frame.index)
