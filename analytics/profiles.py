@@ -21,6 +21,7 @@ Keys beyond DESIGN.md's minimum:
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,10 @@ TOP_KEYS = {
     "dayfirst", "recode", "identifiers", "sheet",
 }  # fmt: skip
 SCORE_KEYS = {"column", "instrument", "day", "infusions_received", "session"}
+TEXT_KEYS = (
+    "name", "format", "patient_id", "instrument_column", "score_column", "infusions_column",
+    "day_column", "date_column", "instrument", "first_infusion_date_column", "sheet",
+)  # fmt: skip
 COVARIATE_KINDS = ("categorical", "numeric")
 
 
@@ -129,6 +134,7 @@ def profile_from_dict(raw: Mapping[str, Any], *, source: str = "profile") -> Imp
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
         raise _err(f"unknown key(s) {unknown} (known: {sorted(TOP_KEYS)})", source)
+    _check_types(raw, source)
     for key in ("name", "format", "patient_id"):
         if not raw.get(key):
             raise _err(f"'{key}' is required", source)
@@ -137,8 +143,8 @@ def profile_from_dict(raw: Mapping[str, Any], *, source: str = "profile") -> Imp
         raise _err(f"format must be 'wide' or 'long', not '{fmt}'", source)
     try:
         instruments = tuple(custom_instrument(spec) for spec in raw.get("instruments", []))
-    except DataValidationError as exc:
-        raise _err(str(exc), source) from None
+    except (DataValidationError, TypeError, ValueError) as exc:
+        raise _err(f"[[instruments]]: {exc}", source) from None
     registry = with_custom(instruments)
     scores = []
     for i, spec in enumerate(raw.get("scores", []), start=1):
@@ -212,6 +218,46 @@ def profile_from_dict(raw: Mapping[str, Any], *, source: str = "profile") -> Imp
         identifiers_confirmed_safe=tuple(ident.get("confirmed_safe", ())),
         sheet=raw.get("sheet"),
     )
+
+
+def _check_types(raw: Mapping[str, Any], source: str) -> None:
+    """Each key holds the kind of value it must (TOML lets a user write anything)."""
+
+    def fail(where: str, what: str) -> None:
+        raise _err(f"{where} must be {what}", source)
+
+    def is_number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+    for key in TEXT_KEYS:
+        if key in raw and not isinstance(raw[key], str):
+            fail(f"'{key}'", "text in quotes")
+    for key in ("scores_before_infusion", "dayfirst"):
+        if key in raw and not isinstance(raw[key], bool):
+            fail(f"'{key}'", "true or false")
+    for key in ("instrument_values", "covariates", "recode", "identifiers"):
+        if key in raw and not isinstance(raw[key], dict):
+            fail(f"'{key}'", f"a table ([{key}])")
+    for key in ("instrument_values", "covariates"):
+        if not all(isinstance(v, str) for v in raw.get(key, {}).values()):
+            fail(f"'{key}'", "a table of text values")
+    if not all(isinstance(m, dict) for m in raw.get("recode", {}).values()):
+        fail("'recode'", 'a table per column ([recode.COLUMN] with "old" = "new")')
+    for key in ("drop", "confirmed_safe"):
+        value = raw.get("identifiers", {}).get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            fail(f"'identifiers.{key}'", "a list of column names")
+    for key in ("scores", "instruments"):
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            fail(f"'{key}'", f"a list of tables ([[{key}]])")
+    for i, spec in enumerate(raw.get("scores", []), start=1):
+        for key in ("column", "instrument"):
+            if key in spec and not isinstance(spec[key], str):
+                fail(f"[[scores]] entry {i}: '{key}'", "text in quotes")
+        for key in ("day", "infusions_received", "session"):
+            if key in spec and not is_number(spec[key]):
+                fail(f"[[scores]] entry {i}: '{key}'", "a finite number")
 
 
 def _whole(value: Any, source: str) -> int | None:
