@@ -358,6 +358,10 @@ def mapping_table(profile: ImportProfile, table: RawTable) -> pd.DataFrame:
             role, inst = ROLE_SCORE, sc.instrument
             if sc.session is not None:
                 unit, value = "session", float(sc.session)
+            elif sc.day is not None and sc.day <= 0 and sc.infusions_received in (0, None):
+                # a baseline at day <= 0: "day" keeps both (profile_from_mapping sets 0
+                # infusions for day <= 0); "infusions 0" would lose the day
+                unit, value = "day", float(sc.day)
             elif sc.infusions_received is not None:
                 unit, value = "infusions", float(sc.infusions_received)
             elif sc.day is not None:
