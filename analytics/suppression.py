@@ -53,3 +53,47 @@ def suppress_trajectory(
     return suppress_rows(
         trajectory, n_column="n", value_columns=STAT_COLUMNS, min_cell_size=min_cell_size
     )
+
+
+# --- Added for the Durability and Statistics pages ------------------------------------------
+
+
+def count_label(n: int | float, min_cell_size: int = DEFAULT_MIN_CELL_SIZE) -> str:
+    """A patient count as displayed: ``"<11"`` for 1 to ``min_cell_size`` - 1, else the number."""
+    if n is None or (isinstance(n, float) and np.isnan(n)):
+        return "—"
+    if is_small(n, min_cell_size):
+        return suppressed_label(min_cell_size)
+    return f"{int(n):,}"
+
+
+def complementary_suppression(
+    n: Sequence[float] | np.ndarray | pd.Series, min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+) -> np.ndarray:
+    """Which groups to hide so that no small group can be worked out from a total.
+
+    Groups of 1 to ``min_cell_size`` - 1 patients are hidden (primary suppression). When the
+    hidden groups add up to fewer than ``min_cell_size`` patients, the total shown beside the
+    groups would give them away, so the smallest shown groups are hidden as well until the
+    hidden groups add up to at least ``min_cell_size`` (or every group is hidden).
+    Returns a boolean array aligned with ``n``.
+    """
+    counts = np.asarray(n, dtype="float64")
+    hidden = is_small(counts, min_cell_size)
+    while hidden.any() and counts[hidden].sum() < min_cell_size:
+        shown = np.flatnonzero(~hidden & (counts > 0))
+        if shown.size == 0:
+            break
+        hidden[shown[np.argmin(counts[shown])]] = True
+    return hidden
+
+
+def suppress_curve_tail(
+    curves: pd.DataFrame,
+    *,
+    n_column: str = "n_at_risk",
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
+) -> pd.DataFrame:
+    """Drop the points of a survival curve estimated from fewer than ``min_cell_size``
+    patients at risk: each curve ends where its number at risk falls below the threshold."""
+    return curves.loc[curves[n_column] >= min_cell_size].reset_index(drop=True)
