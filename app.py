@@ -13,6 +13,8 @@ st.set_page_config(
 pages = {
     "Outcomes": [
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/durability.py", title="Durability", icon=":material/timeline:"),
+        st.Page("pages/statistics.py", title="Statistics", icon=":material/functions:"),
     ],
 }
 page = st.navigation(pages)

@@ -18,3 +18,13 @@ TRAJECTORY_BY = "overview_trajectory_by"
 
 def filter_key(column: str) -> str:
     return f"{FILTER_PREFIX}{column}"
+
+
+# Durability and Statistics pages
+DURABILITY_TIME = "durability_time"  # "day" | "infusions"
+DURABILITY_BY = "durability_by"
+STATS_TIME = "statistics_time"  # "day" | "infusions"
+STATS_COVARIATES = "statistics_covariates"
+STATS_RANDOM_SLOPE = "statistics_random_slope"
+STATS_METHOD = "statistics_method"  # "ML" | "REML"
+STATS_PAIRED_BY = "statistics_paired_by"

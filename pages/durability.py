@@ -1,0 +1,117 @@
+"""Durability: how fast patients respond, and how long the response lasts (Kaplan–Meier)."""
+
+import streamlit as st
+
+from analytics.charts_durability import (
+    km_notes,
+    km_summary_table,
+    plot_kaplan_meier,
+    shown_patients,
+)
+from ui import cache, config
+from ui import cache_durability as cd
+from ui import format as fmt
+from ui import state as k
+from ui.sidebar import current_view
+from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
+
+TIME_OPTIONS = {"day": "Days since first infusion", "infusions": "Infusions received"}
+
+view = current_view()
+if view is None:
+    st.info("Choose a dataset and an instrument in the sidebar to begin.")
+    st.stop()
+
+args = (view.dataset_id, view.instrument, view.definition, view.filters)
+outcomes = cache.outcomes(*args)
+inst = outcomes.instrument
+resolved = outcomes.resolved
+st.title(f"Durability · {inst.label}")
+synthetic_notice(view)
+if outcomes.table.empty:
+    st.info(
+        f"No patients with a {inst.label} assessment match these filters "
+        f"({filters_text(view.filters)}). Widen the filters in the sidebar."
+    )
+    st.stop()
+if resolved.response_pct is None:
+    st.info(
+        f"Response is not defined for {inst.label} (no sourced default). Set a response "
+        "threshold under “Outcome definition” in the sidebar."
+    )
+    st.stop()
+
+c1, c2 = st.columns(2)
+time = (
+    c1.segmented_control(
+        "Time to response counted in",
+        options=list(TIME_OPTIONS),
+        format_func=TIME_OPTIONS.get,
+        default="day",
+        key=k.DURABILITY_TIME,
+    )
+    or "day"
+)
+by = c2.selectbox(
+    "Split by",
+    options=[None, *cache.filter_levels(view.dataset_id)],
+    format_func=lambda x: "No split" if x is None else fmt.column_label(x),
+    key=k.DURABILITY_BY,
+    help="One curve per level, with a log-rank test across the levels shown.",
+)
+min_cell = config.min_cell_size()
+note = " · synthetic demo data" if view.dataset.synthetic else ""
+definition = (
+    f"{resolved.describe_response().capitalize()} · endpoint: "
+    f"{view.definition.endpoint_rule.describe()}"
+)
+
+
+def show(result, *, title, what, x_title, y_title, unit, key):
+    """One Kaplan–Meier chart, its summary table and its notes."""
+    n = shown_patients(result)
+    if n == 0:
+        st.info(f"Fewer than {min_cell} patients here: not shown (small-cell suppression).")
+        return
+    subtitle = f"{what} · N = {n:,} patients{note}<br>{definition}"
+    fig = plot_kaplan_meier(
+        result,
+        title=title,
+        x_title=x_title,
+        y_title=y_title,
+        subtitle=subtitle,
+        min_cell_size=min_cell,
+    )
+    st.plotly_chart(fig, width="stretch", theme=None, key=key)
+    st.dataframe(
+        km_summary_table(result, unit=unit, min_cell_size=min_cell),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(km_notes(result, min_cell_size=min_cell))
+
+
+st.subheader("Time to first response")
+show(
+    cd.time_to_response(*args, time=time, by=by, min_cell_size=min_cell),
+    title=f"Time to first {inst.label} response",
+    what="Kaplan–Meier with 95% CI; censored at the endpoint assessment",
+    x_title=TIME_OPTIONS[time],
+    y_title="Patients still without response (%)",
+    unit="days" if time == "day" else "infusions",
+    key="durability_response",
+)
+
+st.subheader("Time to loss of response")
+show(
+    cd.loss_of_response(*args, by=by, min_cell_size=min_cell),
+    title=f"Time from first {inst.label} response to loss of response",
+    what="Responders; Kaplan–Meier with 95% CI; censored at the last assessment",
+    x_title="Days since first response",
+    y_title="Patients still responding (%)",
+    unit="days",
+    key="durability_loss",
+)
+
+definitions_panel(outcomes, filters_text(view.filters))
+how_computed("durability")

@@ -1,0 +1,124 @@
+"""Statistics: a linear mixed model of post-baseline scores, and paired change tests."""
+
+import streamlit as st
+
+from analytics.charts_durability import (
+    coefficient_table,
+    paired_table,
+    plot_model_trajectory,
+    variance_table,
+)
+from analytics.errors import DataValidationError
+from ui import cache, config
+from ui import cache_durability as cd
+from ui import format as fmt
+from ui import state as k
+from ui.sidebar import current_view
+from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
+
+TIME_OPTIONS = {"day": "Days since first infusion", "infusions": "Infusions received"}
+
+view = current_view()
+if view is None:
+    st.info("Choose a dataset and an instrument in the sidebar to begin.")
+    st.stop()
+
+args = (view.dataset_id, view.instrument, view.definition, view.filters)
+outcomes = cache.outcomes(*args)
+inst = outcomes.instrument
+st.title(f"Statistics · {inst.label}")
+synthetic_notice(view)
+if outcomes.table.empty:
+    st.info(
+        f"No patients with a {inst.label} assessment match these filters "
+        f"({filters_text(view.filters)}). Widen the filters in the sidebar."
+    )
+    st.stop()
+min_cell = config.min_cell_size()
+note = " · synthetic demo data" if view.dataset.synthetic else ""
+
+st.subheader("Mixed model of post-baseline scores")
+kinds = cd.model_covariates(view.dataset_id)
+c = st.columns([1.3, 3, 1.1, 1.1])
+time = (
+    c[0].segmented_control(
+        "Time", list(TIME_OPTIONS), format_func=TIME_OPTIONS.get, default="day", key=k.STATS_TIME
+    )
+    or "day"
+)
+covariates = c[1].multiselect(
+    "Covariates",
+    options=list(kinds),
+    format_func=lambda col: f"{fmt.column_label(col)} ({kinds[col]})",
+    key=k.STATS_COVARIATES,
+    placeholder="None: time and baseline score only",
+)
+c[2].toggle("Random slope for time", key=k.STATS_RANDOM_SLOPE)
+c[3].radio("Estimation", ["ML", "REML"], key=k.STATS_METHOD, horizontal=True)
+try:
+    model = cd.mixed_model(
+        *args,
+        time=time,
+        covariates=tuple(covariates),
+        random_slope=bool(st.session_state.get(k.STATS_RANDOM_SLOPE)),
+        reml=st.session_state.get(k.STATS_METHOD, "ML") == "REML",
+    )
+except DataValidationError as exc:
+    st.error(f"The mixed model cannot be fitted: {exc}")
+    model = None
+if model is not None and model.n_patients < min_cell:
+    st.info(
+        f"Fewer than {min_cell} patients here: the model is not shown (small-cell suppression)."
+    )
+elif model is not None:
+    for warning in model.warnings:
+        st.warning(warning, icon=":material/warning:")
+    m = st.columns(5)
+    m[0].metric("Patients", f"{model.n_patients:,}")
+    m[1].metric(
+        "Assessments", f"{model.n_observations:,}", help="Post-baseline, up to the endpoint."
+    )
+    m[2].metric("Log-likelihood", fmt.num(model.log_likelihood, 1), help=f"{model.method} fit.")
+    m[3].metric("AIC", fmt.num(model.aic, 1), help="Maximum likelihood only (— under REML).")
+    m[4].metric("BIC", fmt.num(model.bic, 1), help="Maximum likelihood only (— under REML).")
+    left, right = st.columns([3, 2])
+    left.dataframe(
+        coefficient_table(model, min_cell_size=min_cell), hide_index=True, width="stretch"
+    )
+    refs = "; ".join(f"{fmt.column_label(c)}: {v}" for c, v in model.reference_levels.items())
+    left.caption(
+        f"Fixed effects, {model.method}; Wald 95% CIs and z-test p-values. "
+        + (f"Reference levels: {refs}." if refs else "")
+    )
+    right.dataframe(variance_table(model), hide_index=True, width="stretch")
+    right.caption(
+        "Random intercept per patient"
+        + (" and random slope for time." if model.random_slope else ".")
+    )
+    at = "reference levels of categorical covariates, mean of numeric ones" if covariates else ""
+    subtitle = (
+        f"At the mean baseline score{', ' + at if at else ''} · N = {model.n_patients:,} "
+        f"patients, {model.n_observations:,} assessments{note}<br>{model.method}, random "
+        f"intercept{' and slope' if model.random_slope else ''}; endpoint: "
+        f"{view.definition.endpoint_rule.describe()}"
+    )
+    fig = plot_model_trajectory(model, inst, subtitle=subtitle)
+    st.plotly_chart(fig, width="stretch", theme=None, key="statistics_trajectory")
+
+st.subheader("Paired change from baseline to endpoint")
+by = st.selectbox(
+    "By group",
+    options=[None, *cache.filter_levels(view.dataset_id)],
+    format_func=lambda x: "All patients only" if x is None else fmt.column_label(x),
+    key=k.STATS_PAIRED_BY,
+)
+paired = cd.paired_change(*args, by=by)
+st.dataframe(paired_table(paired, min_cell_size=min_cell), hide_index=True, width="stretch")
+st.caption(
+    "Change = endpoint − baseline (points). Mean change with t-based 95% CI and paired t; "
+    "Cohen's d_z = mean change ÷ SD of change; Wilcoxon signed-rank, two-sided, zero "
+    "differences dropped (zero_method “wilcox”), no continuity correction."
+)
+
+definitions_panel(outcomes, filters_text(view.filters))
+how_computed("statistics")
