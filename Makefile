@@ -20,7 +20,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 ## run: start the dashboard on the built-in synthetic demo data
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true \
+	$(PY) -m ui.serve app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
 ## browser: Debian's Chromium for the real-browser tests (Playwright drives it by path)

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.navigation import register
 from ui.sidebar import render_sidebar
 
 st.set_page_config(
@@ -12,9 +13,17 @@ st.set_page_config(
 
 pages = {
     "Outcomes": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        register(
+            "overview",
+            st.Page(
+                "pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
+            ),
+        ),
         st.Page("pages/durability.py", title="Durability", icon=":material/timeline:"),
         st.Page("pages/statistics.py", title="Statistics", icon=":material/functions:"),
+    ],
+    "Data": [
+        st.Page("pages/data.py", title="Upload and datasets", icon=":material/upload_file:"),
     ],
 }
 page = st.navigation(pages)

@@ -368,13 +368,17 @@ def _labels_to_ids(labels: pd.Series, p: ImportProfile) -> pd.Series:
             lookup.setdefault(a, iid)
     norm = labels.astype("string").map(lambda x: x if pd.isna(x) else normalise_label(x))
     mapped = norm.map(lookup)
-    # "PCL-5 Total score": try the longest alias that starts the label
+    # "PCL-5 Total score": try the longest alias that starts the label, but not one
+    # followed by a digit ("PHQ-2", "GAD-2", "PHQ-15" are other scales, not PHQ-9/GAD-7)
     rest = mapped.isna() & norm.notna()
     if rest.any():
         aliases = sorted(lookup, key=len, reverse=True)
 
+        def starts(x: str, a: str) -> bool:
+            return len(a) >= 3 and x.startswith(a) and not x[len(a) : len(a) + 1].isdigit()
+
         def prefix(x: str) -> str | None:
-            return next((lookup[a] for a in aliases if len(a) >= 3 and x.startswith(a)), None)
+            return next((lookup[a] for a in aliases if starts(x, a)), None)
 
         mapped[rest] = norm[rest].map(prefix)
     # unmapped labels stay as written so that validation names them

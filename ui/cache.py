@@ -3,28 +3,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 import streamlit as st
 
 from analytics.covariates import categorical_levels, patient_covariates
 from analytics.definitions import OutcomeDefinition
 from analytics.filters import apply_filters
-from analytics.io import load_canonical
+from analytics.instruments import Instrument, load_registry
 from analytics.outcomes import PatientOutcomes, derive_patient_outcomes
+from analytics.profiles import parse_profile
 from analytics.stats import count_cohort, summarise_outcomes
 from analytics.suppression import suppress_trajectory
 from analytics.trajectories import summarise_trajectory
-from ui.datasets import dataset_path
+from ui.datasets import dataset_profile_toml, load_dataset
 
 FilterKey = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=8)
 def dataset(dataset_id: str) -> pd.DataFrame:
-    """The validated canonical table (shared, read-only: never mutate it)."""
-    result = load_canonical(dataset_path(dataset_id))
-    result.raise_for_errors()
-    return result.data
+    """The validated canonical table (shared, read-only: never mutate it). Datasets are
+    immutable under their id: a new upload gets a new id."""
+    return load_dataset(dataset_id)
+
+
+@st.cache_resource(max_entries=8)
+def registry(dataset_id: str) -> Mapping[str, Instrument]:
+    """The instrument registry plus the custom instruments of the dataset's profile."""
+    profile_toml = dataset_profile_toml(dataset_id)
+    if not profile_toml:
+        return load_registry()
+    return parse_profile(profile_toml).registry
 
 
 @st.cache_resource(max_entries=8)
@@ -51,7 +62,11 @@ def outcomes(
     dataset_id: str, instrument: str, definition: OutcomeDefinition, filters: FilterKey
 ) -> PatientOutcomes:
     return derive_patient_outcomes(
-        filtered(dataset_id, filters), instrument, definition, covariates=covariates(dataset_id)
+        filtered(dataset_id, filters),
+        instrument,
+        definition,
+        registry=registry(dataset_id),
+        covariates=covariates(dataset_id),
     )
 
 

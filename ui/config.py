@@ -26,3 +26,13 @@ def min_cell_size() -> int:
     except (TypeError, ValueError):
         n = DEFAULT_MIN_CELL_SIZE
     return max(1, n)
+
+
+def max_upload_bytes() -> int:
+    """Upload size limit: ``OUTCOMES_MAX_UPLOAD_MB`` (default 200 MB)."""
+    value = _secret("max_upload_mb") or os.environ.get("OUTCOMES_MAX_UPLOAD_MB")
+    try:
+        mb = float(value) if value is not None else 200.0
+    except (TypeError, ValueError):
+        mb = 200.0
+    return int(max(1.0, mb) * 1024 * 1024)

@@ -12,7 +12,6 @@ import streamlit as st
 
 from analytics.definitions import OutcomeDefinition
 from analytics.errors import DataValidationError
-from analytics.instruments import load_registry
 from ui import cache
 from ui import state as k
 from ui.datasets import DEMO_ID, DatasetInfo, available_datasets, dataset_info
@@ -40,7 +39,7 @@ class View:
 
 
 def _instrument_options(dataset_id: str) -> list[str]:
-    registry = load_registry()
+    registry = cache.registry(dataset_id)
     present = set(cache.instruments_present(dataset_id))
     return [i for i, inst in registry.items() if i in present and inst.is_outcome]
 
@@ -55,26 +54,38 @@ def _remission_key(instrument: str) -> str:
 
 def render_sidebar() -> View | None:
     """Draw the sidebar and return the view, or None (with a message) when unusable."""
-    registry = load_registry()
+    ss = st.session_state
     with st.sidebar:
         datasets = {d.id: d for d in available_datasets()}
+        pending = ss.pop(k.PENDING_DATASET, None)
+        if pending in datasets:
+            ss[k.DATASET] = pending
+        if ss.get(k.DATASET, DEMO_ID) not in datasets:
+            st.warning(
+                "That dataset is no longer available (deleted, or a link to another "
+                "server); showing the demo cohort instead."
+            )
+            ss[k.DATASET] = DEMO_ID
         st.selectbox(
             "Dataset",
             options=list(datasets),
             format_func=lambda i: datasets[i].name,
             key=k.DATASET,
         )
-        dataset_id = st.session_state.get(k.DATASET, DEMO_ID)
+        dataset_id = ss.get(k.DATASET, DEMO_ID)
         if datasets[dataset_id].synthetic:
             st.caption(":orange-badge[Synthetic demo data] No real patients.")
         try:
             options = _instrument_options(dataset_id)
+            registry = cache.registry(dataset_id)
         except (DataValidationError, KeyError, OSError) as exc:
             st.error(f"This dataset cannot be loaded: {exc}")
             return None
         if not options:
             st.warning("This dataset has no outcome instrument the app knows.")
             return None
+        if ss.get(k.INSTRUMENT) not in options:
+            ss[k.INSTRUMENT] = options[0]
         st.selectbox(
             "Instrument",
             options=options,
@@ -140,6 +151,10 @@ def _render_filters(dataset_id: str) -> None:
     levels = cache.filter_levels(dataset_id)
     if not levels:
         return
+    for col, values in levels.items():  # drop choices a changed dataset no longer has
+        chosen = st.session_state.get(k.filter_key(col))
+        if chosen and any(v not in values for v in chosen):
+            st.session_state[k.filter_key(col)] = [v for v in chosen if v in values]
     active = sum(bool(st.session_state.get(k.filter_key(c))) for c in levels)
     label = f"Filters ({active} active)" if active else "Filters"
     with st.expander(label, icon=":material/filter_alt:", expanded=bool(active)):

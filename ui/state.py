@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 DATASET = "dataset_id"
+PENDING_DATASET = "pending_dataset_id"  # set by a page; the sidebar selects it on its next run
 INSTRUMENT = "instrument"
 ENDPOINT_KIND = "endpoint_kind"  # "last" | "infusions" | "day"
 ENDPOINT_INFUSIONS = "endpoint_infusions"
@@ -18,6 +19,28 @@ TRAJECTORY_BY = "overview_trajectory_by"
 
 def filter_key(column: str) -> str:
     return f"{FILTER_PREFIX}{column}"
+
+# Data page
+UPLOAD = "data_upload"
+UPLOAD_SHEET = "data_upload_sheet"
+UPLOAD_PROFILE_FILE = "data_upload_profile_file"
+UPLOAD_BEFORE_INFUSION = "data_before_infusion"
+UPLOAD_DAYFIRST = "data_dayfirst"
+UPLOAD_NAME = "data_dataset_name"
+UPLOAD_PROFILE_NAME = "data_profile_name"
+UPLOAD_SAVED = "data_last_saved"
+REPORT_SEVERITY = "data_report_severity"
+IDENTIFIER_PREFIX = "data_identifier__"
+MANAGE_RENAME_PREFIX = "data_rename__"
+MANAGE_DELETE_PREFIX = "data_delete_confirm__"
+
+
+def mapping_key(file_id: str, sheet: str | None) -> str:
+    return f"data_mapping__{file_id}__{sheet or ''}"
+
+
+def labels_key(file_id: str, sheet: str | None) -> str:
+    return f"data_labels__{file_id}__{sheet or ''}"
 
 
 # Durability and Statistics pages

@@ -112,8 +112,10 @@ def start_streamlit(
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, DATA_DIR_ENV_VAR: str(data_dir)}
+    # the project's launcher (ui/serve.py): `streamlit run` with its legacy pages/ mode off,
+    # so that a deep link as the first request still runs app.py
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(app_path),
+        sys.executable, "-m", "ui.serve", str(app_path),
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
         "--server.headless", "true",
@@ -122,6 +124,7 @@ def start_streamlit(
         *extra_args,
     ]  # fmt: skip
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

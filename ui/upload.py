@@ -1,0 +1,276 @@
+"""The Data page's widgets: reading an upload, the mapping editor, the validation report,
+the identifier review, saving, and managing stored datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analytics import schema as s
+from analytics.errors import DataValidationError
+from analytics.exports import to_csv_bytes
+from analytics.identifiers import findings_frame, is_handled, mask_value, screen_identifiers
+from analytics.ingest import Ingested, ingest_table
+from analytics.instruments import Instrument
+from analytics.mapping import (
+    MAPPING_COLUMNS,
+    ROLE_MEASURE,
+    ROLES,
+    TIME_UNITS,
+    guess_profile,
+    instrument_labels,
+    mapping_table,
+)
+from analytics.profiles import ImportProfile, parse_profile, profile_to_toml
+from analytics.readers import RawTable, read_table
+from analytics.validation import ValidationResult
+from ui import state as k
+from ui.datasets import ROOT, store
+
+EXAMPLES = {
+    "Wide workbook (one row per patient)": ROOT / "sample_data/exports/wide_export.xlsx",
+    "Messy long CSV (one row per assessment)": ROOT / "sample_data/exports/messy_long_export.csv",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """An uploaded file, or one of the bundled example exports."""
+
+    file_id: str
+    name: str
+    data: bytes
+
+
+def example_source(label: str) -> Source:
+    path = EXAMPLES[label]
+    return Source(f"example:{path.name}", path.name, path.read_bytes())
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the file…")
+def read_source(file_id: str, _data: bytes, name: str, sheet: str | None, limit: int) -> RawTable:
+    return read_table(_data, name=name, sheet=sheet, max_bytes=limit)
+
+
+@st.cache_data(max_entries=8, show_spinner="Checking every row…")
+def ingest_source(file_id: str, sheet: str | None, profile_toml: str, _table: RawTable) -> Ingested:
+    return ingest_table(_table, parse_profile(profile_toml))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def raw_findings(file_id: str, sheet: str | None, _table: RawTable) -> tuple:
+    """Identifier findings over every column, used to mask examples in the editor."""
+    frame = _table.frame.drop(columns=[s.SOURCE_ROW])
+    return tuple(screen_identifiers(frame))
+
+
+def starting_profile(table: RawTable, profile_file: bytes | None) -> tuple[ImportProfile, str]:
+    """An uploaded profile, else a saved profile whose columns match, else a guess."""
+    if profile_file is not None:
+        return parse_profile(profile_file.decode("utf-8"), source="uploaded profile"), (
+            "the uploaded import profile"
+        )
+    match = store().find_profile_for_columns(table.columns)
+    if match is not None:
+        return parse_profile(match.toml_text, source=match.name), f"saved profile '{match.name}'"
+    profile, _ = guess_profile(table, name=f"{Path(table.source).stem} profile")
+    return profile, "a guess from the column names and values (check it)"
+
+
+def _examples(table: RawTable, flagged: set[str]) -> list[str]:
+    out = []
+    for col in table.columns:
+        values = table.frame[col].dropna()
+        value = str(values.iloc[0]) if len(values) else ""
+        out.append(mask_value(value) if col in flagged else value[:40])
+    return out
+
+
+def mapping_editor(
+    table: RawTable,
+    profile: ImportProfile,
+    registry: Mapping[str, Instrument],
+    key: str,
+    flagged: set[str],
+) -> pd.DataFrame:
+    """One editable row per source column; returns the edited mapping table."""
+    initial = mapping_table(profile, table)
+    initial["example"] = _examples(table, flagged)
+    edited = st.data_editor(
+        initial,
+        key=key,
+        hide_index=True,
+        width="stretch",
+        disabled=["column", "example"],
+        column_config={
+            "column": st.column_config.TextColumn("Column in your file"),
+            "role": st.column_config.SelectboxColumn("Use as", options=list(ROLES), required=True),
+            "instrument": st.column_config.SelectboxColumn("Instrument", options=list(registry)),
+            "time_unit": st.column_config.SelectboxColumn(
+                "Time point in", options=list(TIME_UNITS), help="for one-time-point score columns"
+            ),
+            "time_value": st.column_config.NumberColumn("Time point", min_value=-3650),
+            "example": st.column_config.TextColumn("First value"),
+        },
+    )
+    return edited[list(MAPPING_COLUMNS)]
+
+
+def label_editor(
+    table: RawTable, mapping: pd.DataFrame, registry: Mapping[str, Instrument], key: str
+) -> dict[str, str]:
+    """For a long export: which instrument each measure label names."""
+    measure = mapping.loc[mapping["role"] == ROLE_MEASURE, "column"]
+    if measure.empty:
+        return {}
+    labels = instrument_labels(table.frame[measure.iloc[0]], registry)
+    st.markdown("**Instrument names in your file**")
+    frame = pd.DataFrame({"label": list(labels), "instrument": list(labels.values())})
+    edited = st.data_editor(
+        frame,
+        key=key,
+        hide_index=True,
+        disabled=["label"],
+        column_config={
+            "label": st.column_config.TextColumn("Label in your file"),
+            "instrument": st.column_config.SelectboxColumn("Instrument", options=list(registry)),
+        },
+    )
+    return {r.label: r.instrument for r in edited.itertuples() if isinstance(r.instrument, str)}
+
+
+def validation_report(result: ValidationResult) -> None:
+    """The summary line above a filterable table of every problem, downloadable as CSV."""
+    n_err, n_warn = len(result.errors), len(result.warnings)
+    box = st.success if not n_err and not n_warn else st.warning
+    box(f"{result.summary_line()}.", icon=":material/fact_check:")
+    if result.issues.empty:
+        return
+    shown = st.segmented_control(
+        "Show",
+        options=["error", "warning"],
+        format_func={"error": f"Errors ({n_err})", "warning": f"Warnings ({n_warn})"}.get,
+        selection_mode="multi",
+        default=["error", "warning"],
+        key=k.REPORT_SEVERITY,
+    )
+    issues = result.issues[result.issues["severity"].isin(shown or [])]
+    st.dataframe(
+        issues,
+        hide_index=True,
+        width="stretch",
+        height=min(400, 40 + 35 * len(issues)),
+        column_config={
+            "severity": st.column_config.TextColumn("Severity", help="error: row excluded"),
+            "row": st.column_config.NumberColumn("Row", help="as your spreadsheet numbers it"),
+        },
+    )
+    st.download_button(
+        "Download the report (CSV)",
+        to_csv_bytes(result.issues),
+        file_name=f"{Path(result.source).stem}_validation.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+
+
+def identifier_review(ingested: Ingested) -> tuple[list[str], list[str], list[str]]:
+    """Every flagged column must be dropped or confirmed safe. Returns (drop, safe, open)."""
+    findings = [f for f in ingested.identifier_findings if not is_handled(f)]
+    handled = [f for f in ingested.identifier_findings if is_handled(f)]
+    for f in handled:
+        st.caption(f":material/event: Column '{f.column}': {f.suggestion}.")
+    if not findings:
+        st.success("No column looks like it holds identifiers.", icon=":material/shield:")
+        return [], [], []
+    st.warning(
+        "These columns may hold identifiers. Drop each one, or confirm that it is safe; "
+        "nothing is stored until every column is decided. Values are shown masked.",
+        icon=":material/shield:",
+    )
+    st.dataframe(findings_frame(findings), hide_index=True, width="stretch")
+    drop, safe, open_ = [], [], []
+    id_col = ingested.profile.patient_id if ingested.profile else s.PATIENT_ID
+    for col in dict.fromkeys(f.column for f in findings):
+        choice = st.radio(
+            f"Column '{col}'",
+            options=["drop", "safe"],
+            format_func={"drop": "Drop it", "safe": "Keep: it is not an identifier"}.get,
+            index=None,
+            horizontal=True,
+            key=f"{k.IDENTIFIER_PREFIX}{col}",
+        )
+        if choice == "drop" and col == id_col:
+            st.error(
+                f"'{col}' is the patient id column and cannot be dropped. If it holds medical "
+                "record numbers, replace them with study ids before uploading."
+            )
+            open_.append(col)
+        elif choice == "drop":
+            drop.append(col)
+        elif choice == "safe":
+            safe.append(col)
+        else:
+            open_.append(col)
+    return drop, safe, open_
+
+
+def save_dataset(ingested: Ingested, profile: ImportProfile, name: str) -> str:
+    """Store the clean rows and the profile; returns the new dataset id."""
+    data = ingested.data.drop(columns=[c for c in s.BOOKKEEPING if c in ingested.data.columns])
+    toml = profile_to_toml(profile)
+    st_ = store()
+    record = st_.save(
+        data,
+        name=name,
+        profile_name=profile.name,
+        profile_toml=toml,
+        source_file=ingested.table.source,
+    )
+    st_.save_profile(profile.name, toml, columns=profile.source_columns())
+    st_.record_event("upload", dataset_id=record.id, detail=f"{record.n_rows} rows")
+    return record.id
+
+
+def dataset_manager() -> None:
+    """Stored datasets: rename, delete (with confirmation)."""
+    records = store().list()
+    if not records:
+        st.info("No stored datasets yet. Upload one above; the demo cohort is always there.")
+        return
+    table = pd.DataFrame(
+        {
+            "name": [r.name for r in records],
+            "patients": [r.n_patients for r in records],
+            "rows": [r.n_rows for r in records],
+            "instruments": [", ".join(r.instruments) for r in records],
+            "uploaded": [r.uploaded_at[:16].replace("T", " ") for r in records],
+            "file": [r.source_file for r in records],
+            "profile": [r.profile_name for r in records],
+            "id": [r.id for r in records],
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    for r in records:
+        with st.expander(f"{r.name}", icon=":material/database:"):
+            c1, c2 = st.columns([3, 1])
+            new = c1.text_input("Name", value=r.name, key=f"{k.MANAGE_RENAME_PREFIX}{r.id}")
+            if c2.button("Rename", key=f"rename_btn_{r.id}") and new.strip() != r.name:
+                try:
+                    store().rename(r.id, new)
+                    store().record_event("rename", dataset_id=r.id)
+                    st.rerun()
+                except DataValidationError as exc:
+                    st.error(str(exc))
+            sure = st.checkbox(
+                "I want to delete this dataset for everyone (this cannot be undone)",
+                key=f"{k.MANAGE_DELETE_PREFIX}{r.id}",
+            )
+            if st.button("Delete", key=f"delete_btn_{r.id}", disabled=not sure, type="primary"):
+                store().delete(r.id)
+                store().record_event("delete", dataset_id=r.id)
+                st.rerun()
