@@ -20,6 +20,7 @@ TRAJECTORY_BY = "overview_trajectory_by"
 def filter_key(column: str) -> str:
     return f"{FILTER_PREFIX}{column}"
 
+
 # Data page
 UPLOAD = "data_upload"
 UPLOAD_SHEET = "data_upload_sheet"

@@ -66,9 +66,7 @@ def test_long_export_is_guessed_validated_and_screened(data_dir):
 
 def test_saving_stores_the_dataset_and_its_profile(data_dir):
     probe = data_page(data_example=LONG)
-    decisions = {
-        r.key: "safe" for r in probe.radio if r.key.startswith(k.IDENTIFIER_PREFIX)
-    }
+    decisions = {r.key: "safe" for r in probe.radio if r.key.startswith(k.IDENTIFIER_PREFIX)}
     at = data_page(data_example=LONG, **decisions, **{k.UPLOAD_NAME: "March export"})
     save = next(b for b in at.button if b.label == "Save dataset")
     assert not save.disabled
