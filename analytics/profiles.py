@@ -325,8 +325,18 @@ def profile_to_dict(p: ImportProfile) -> dict[str, Any]:
 
 def _instrument_dict(inst: Instrument) -> dict[str, Any]:
     d: dict[str, Any] = {"id": inst.id, "name": inst.name, "min": inst.min, "max": inst.max}
+    if inst.short_name and inst.short_name != inst.name:
+        d["short_name"] = inst.short_name
+    if inst.construct:
+        d["construct"] = inst.construct
     d["higher_is_worse"] = inst.higher_is_worse
-    for k in ("response_pct", "remission_below", "caseness_cutoff", "rci_reliability"):
+    for k in (
+        "response_pct",
+        "remission_below",
+        "caseness_cutoff",
+        "rci_reliability",
+        "rci_points",
+    ):
         if getattr(inst, k) is not None:
             d[k] = getattr(inst, k)
     return d
