@@ -75,7 +75,10 @@ def match_instrument(
             cand = "".join(toks[i:j])
             if cand in lookup:
                 rest = toks[:i] + toks[j:]
-                found.append((match_time(rest) is not None, j - i, lookup[cand], rest))
+                timed = match_time(rest) is not None
+                if j < len(toks) and toks[j].isdigit() and not timed:
+                    continue  # "phq 2 baseline" is the PHQ-2, not the PHQ-9
+                found.append((timed, j - i, lookup[cand], rest))
     if not found:
         return None, toks
     _, _, iid, rest = max(found, key=lambda f: (f[0], f[1]))
