@@ -19,6 +19,8 @@ pages = {
                 "pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
             ),
         ),
+        st.Page("pages/trajectories.py", title="Trajectories", icon=":material/show_chart:"),
+        st.Page("pages/responders.py", title="Responders", icon=":material/groups:"),
         st.Page("pages/durability.py", title="Durability", icon=":material/timeline:"),
         st.Page("pages/statistics.py", title="Statistics", icon=":material/functions:"),
     ],

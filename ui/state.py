@@ -52,3 +52,13 @@ STATS_COVARIATES = "statistics_covariates"
 STATS_RANDOM_SLOPE = "statistics_random_slope"
 STATS_METHOD = "statistics_method"  # "ML" | "REML"
 STATS_PAIRED_BY = "statistics_paired_by"
+
+
+# Trajectories and Responders pages
+TRAJ_TIME = "trajectories_time"  # "infusions" | "day"
+TRAJ_VALUE = "trajectories_value"  # "score" | "pct_change" | "pct_of_max"
+TRAJ_STATISTIC = "trajectories_statistic"  # "mean" | "median"
+TRAJ_BY = "trajectories_by"
+TRAJ_COMPARE = "trajectories_compare"  # further instruments, with "pct_of_max" only
+TRAJ_BANDS = "trajectories_bands"
+RESP_BY = "responders_by"
