@@ -27,6 +27,11 @@ from analytics.suppression import (
 )
 
 DASH = "—"
+WILCOXON_METHODS = {
+    "exact": "exact distribution",
+    "permutation": "all sign flips",
+    "asymptotic": "normal approx.",
+}
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -47,6 +52,8 @@ def _p(p: float | None) -> str:
 
 
 def _p_phrase(p: float) -> str:
+    if p is None or not np.isfinite(p):
+        return f"p {DASH}"
     return "p < 0.001" if p < 0.001 else f"p = {_p(p)}"
 
 
@@ -62,19 +69,27 @@ def plot_kaplan_meier(
     x_title: str,
     y_title: str,
     subtitle: str,
+    group_title: str = "",
     min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
 ) -> go.Figure:
     """Step curves (percent still without the event) with 95% CI bands, censoring ticks,
-    a 50% line for the median, and a number-at-risk table under the x-axis.
+    a 50% line for the median, and a number-at-risk table under the x-axis; with groups,
+    a legend titled ``group_title`` to the right.
 
     ``result`` should be suppressed (:func:`analytics.durability.suppress_kaplan_meier`):
     hidden groups have no curve; at-risk counts below ``min_cell_size`` show as "<11".
     """
-    fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, row_heights=[0.76, 0.24], vertical_spacing=0.1
-    )
     summary = result.summary.set_index("group")
     shown = [g for g in result.groups if not summary.loc[g].get("suppressed", False)]
+    curve_px, gap_px, risk_px = 330, 55, 24 * max(1, len(shown)) + 12
+    total_px = curve_px + gap_px + risk_px
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[curve_px, risk_px],
+        vertical_spacing=gap_px / total_px,
+    )
     for i, grp in enumerate(shown):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         c = result.curves[result.curves["group"] == grp]
@@ -147,21 +162,31 @@ def plot_kaplan_meier(
     fig.add_hline(y=50, line=dict(color="#888", width=1, dash="dot"), row=1, col=1)
     fig.update_yaxes(title=y_title, range=[0, 102], ticksuffix="%", row=1, col=1)
     fig.update_yaxes(
-        title=dict(text="Number at risk", font=dict(size=12)),
+        title=dict(text="At risk", font=dict(size=12)),
         type="category",
-        autorange="reversed",
+        range=[len(shown) - 0.5, -0.5],  # first group on top, half a row of padding
         showgrid=False,
+        zeroline=False,
         row=2,
         col=1,
     )
     fig.update_xaxes(tickvals=ticks, zeroline=False, row=1, col=1)
-    fig.update_xaxes(tickvals=ticks, title=x_title, showgrid=False, row=2, col=1)
+    fig.update_xaxes(tickvals=ticks, title=x_title, showgrid=False, zeroline=False, row=2, col=1)
     fig = apply_layout(fig, title, subtitle)
-    n_rows = max(1, len(shown))
+    grouped = shown != ["All"]
     fig.update_layout(
-        height=470 + 22 * n_rows,
-        margin=dict(t=120, b=60),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+        height=total_px + 120 + 75,
+        margin=dict(t=120, b=75),
+        showlegend=grouped,
+        legend=dict(
+            orientation="v",
+            x=1.02,
+            xanchor="left",
+            y=1,
+            yanchor="top",
+            title=dict(text=group_title),
+            traceorder="normal",
+        ),
         hovermode="closest",
     )
     return fig
@@ -209,12 +234,26 @@ def _median_text(median: float, low: float, high: float, unit: str) -> str:
 
 
 def plot_model_trajectory(
-    result: MixedModelResult, inst: Instrument, *, subtitle: str
+    result: MixedModelResult,
+    inst: Instrument,
+    *,
+    endpoint: str,
+    note: str = "",
+    observed: pd.DataFrame | None = None,
 ) -> go.Figure:
-    """The model-based mean score over time with its 95% CI band."""
+    """The model-based mean score over time with its 95% CI band, and the observed mean
+    score (with 95% CI) of the rows in the model at each time, to judge the fit.
+
+    The subtitle states the covariate profile, N, the fit and ``endpoint`` (the endpoint
+    rule in words); ``note`` is appended to its first line (" · synthetic demo data").
+
+    ``observed`` defaults to ``result.observed``; pass it suppressed
+    (:func:`analytics.suppression.suppress_rows` on ``n_patients``): rows with
+    ``suppressed`` True are not drawn."""
     t = result.trajectory
-    colour = OKABE_ITO[0]
+    colour, dots = OKABE_ITO[0], OKABE_ITO[1]
     x = t["time"].to_numpy()
+    x_title = TIME_LABELS[result.time]
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -228,28 +267,72 @@ def plot_model_trajectory(
             showlegend=False,
         )
     )
-    x_title = TIME_LABELS[result.time]
     fig.add_trace(
         go.Scatter(
             x=x,
             y=t["estimate"],
-            mode="lines+markers" if result.time == "infusions" else "lines",
+            mode="lines",
             line=dict(color=colour, width=2.5),
             name="Model-based mean (95% CI)",
             customdata=np.c_[t["ci95_low"], t["ci95_high"]],
             hovertemplate=(
-                f"{x_title}: %{{x:.0f}}<br>Mean: %{{y:.1f}}"
+                f"{x_title}: %{{x:.0f}}<br>Model-based mean: %{{y:.1f}}"
                 "<br>95% CI %{customdata[0]:.1f} to %{customdata[1]:.1f}<extra></extra>"
             ),
         )
     )
+    obs = result.observed if observed is None else observed
+    if "suppressed" in obs.columns:
+        obs = obs.loc[~obs["suppressed"].astype(bool)]
+    obs = obs.loc[obs["mean"].notna()]
+    if len(obs):
+        fig.add_trace(
+            go.Scatter(
+                x=obs["time"],
+                y=obs["mean"],
+                mode="markers",
+                marker=dict(color=dots, size=8, symbol="circle"),
+                error_y=dict(
+                    type="data",
+                    array=obs["ci95_high"] - obs["mean"],
+                    arrayminus=obs["mean"] - obs["ci95_low"],
+                    color=dots,
+                    thickness=1.5,
+                    width=3,
+                ),
+                name="Observed mean (95% CI)",
+                customdata=np.c_[obs["n_patients"]],
+                hovertemplate=(
+                    f"{x_title}: %{{x:.0f}}<br>Observed mean: %{{y:.1f}}"
+                    "<br>n = %{customdata[0]} patients<extra></extra>"
+                ),
+            )
+        )
     fig.update_xaxes(title=x_title, zeroline=False)
     fig.update_yaxes(
         title=f"{inst.label} total score (points, {inst.min:g}-{inst.max:g})",
         range=[inst.min, inst.max],
     )
+    profile = "At the mean baseline score"
+    if result.covariates:
+        profile += ", reference levels of categorical covariates, mean of numeric ones"
+    subtitle = (
+        f"{profile} · N = {result.n_patients:,} patients, {result.n_observations:,} "
+        f"assessments{note}<br>{result.method}, random intercept"
+        f"{' and slope' if result.random_slope else ''} per patient; endpoint: {endpoint}"
+    )
     fig = apply_layout(fig, f"Model-based mean {inst.label} over time", subtitle)
-    fig.update_layout(showlegend=False, height=430)
+    fig.update_layout(
+        height=440,
+        legend=dict(
+            orientation="h",
+            yanchor="top",
+            y=0.99,
+            x=0.99,
+            xanchor="right",
+            bgcolor="rgba(255,255,255,0.85)",
+        ),
+    )
     return fig
 
 
@@ -294,15 +377,15 @@ def coefficient_table(
 
 
 def variance_table(result: MixedModelResult) -> pd.DataFrame:
-    """Variance components with their SDs (and the intercept–slope correlation)."""
+    """Variance components with their SDs; the intercept–slope covariance with its
+    correlation."""
     unit = "day" if result.time == "day" else "infusion"
-    names = {
-        "intercept_variance": "Between patients: random intercept",
-        "slope_variance": f"Between patients: random slope (per {unit})",
-        "intercept_slope_covariance": "Intercept–slope covariance",
-        "residual_variance": "Within patients: residual",
-    }
     vc = result.variance_components
+    names = {
+        "intercept_variance": "Intercept (between patients)",
+        "slope_variance": f"Slope per {unit} (between patients)",
+        "residual_variance": "Residual (within patients)",
+    }
     rows = []
     for key, value in vc.items():
         if key == "intercept_slope_covariance":
@@ -310,9 +393,9 @@ def variance_table(result: MixedModelResult) -> pd.DataFrame:
             corr = value / denom if denom > 0 else float("nan")
             rows.append(
                 {
-                    "Component": names[key],
+                    "Component": f"Intercept–slope cov. (r = {_num(corr, 2)})",
                     "Variance": _num(value, 4),
-                    "SD (or correlation)": f"r = {_num(corr, 2)}",
+                    "SD": "",
                 }
             )
             continue
@@ -320,7 +403,7 @@ def variance_table(result: MixedModelResult) -> pd.DataFrame:
             {
                 "Component": names[key],
                 "Variance": _num(value, 4 if value < 1 else 2),
-                "SD (or correlation)": _num(np.sqrt(max(value, 0.0)), 3),
+                "SD": _num(np.sqrt(max(value, 0.0)), 3),
             }
         )
     return pd.DataFrame(rows)
@@ -351,19 +434,20 @@ def paired_table(
         row.update(
             {
                 "N": f"{int(r['n_patients']):,}",
-                "Baseline mean": _num(r["baseline_mean"]),
-                "Endpoint mean": _num(r["endpoint_mean"]),
+                "Baseline → endpoint": (f"{_num(r['baseline_mean'])} → {_num(r['endpoint_mean'])}"),
                 "Mean change (95% CI)": (
                     f"{_num(r['mean_change'])} ({_num(r['mean_change_ci95_low'])} to "
                     f"{_num(r['mean_change_ci95_high'])})"
                 ),
-                "Paired t (df)": f"{_num(r['t_statistic'], 2)} ({int(r['t_df'])})",
-                "p (t)": _p(r["t_p_value"]),
-                "Cohen's d_z": _num(r["cohens_dz"], 2),
+                "Paired t (df), p": (
+                    f"{_num(r['t_statistic'], 2)} ({int(r['t_df'])}), {_p_phrase(r['t_p_value'])}"
+                ),
+                "d_z": _num(r["cohens_dz"], 2),
                 "Median change": _num(r["median_change"]),
-                "Wilcoxon W": _num(r["wilcoxon_statistic"]),
-                "p (Wilcoxon)": _p(r["wilcoxon_p_value"]),
-                "Wilcoxon p method": r["wilcoxon_method"] or DASH,
+                "Wilcoxon W, p": (
+                    f"{_num(r['wilcoxon_statistic'])}, {_p_phrase(r['wilcoxon_p_value'])}"
+                ),
+                "Wilcoxon p from": WILCOXON_METHODS.get(r["wilcoxon_method"], DASH),
             }
         )
         rows.append(row)

@@ -35,6 +35,7 @@ from scipy import stats as sps
 from analytics import schema as s
 from analytics.errors import DataValidationError
 from analytics.outcomes import PatientOutcomes
+from analytics.stats import mean_ci
 
 TimeScale = Literal["day", "infusions"]
 CovariateKind = Literal["categorical", "numeric"]
@@ -146,6 +147,9 @@ class MixedModelResult:
     mean score over the observed time range for a patient at the mean baseline score, the
     reference level of every categorical covariate and the mean of every numeric one
     (patient-level means), with a 95% CI from the fixed effects' covariance.
+    ``observed``: ``time`` (each infusion count, or the mean day of each week since the first
+    infusion), ``n_patients``, ``n``, ``mean``, ``sd``, ``ci95_low``, ``ci95_high``: the raw
+    mean score of the rows in the model at each time, to judge the fit of a line.
     ``level_counts``: ``term``, ``n_patients`` for each categorical level (reference
     included, named ``column=level``), for small-cell suppression.
     ``aic``/``bic`` are None under REML (the likelihood is not comparable across fixed
@@ -168,6 +172,7 @@ class MixedModelResult:
     reference_levels: Mapping[str, str] = field(default_factory=dict)
     level_counts: pd.DataFrame = field(default_factory=pd.DataFrame)
     trajectory: pd.DataFrame = field(default_factory=pd.DataFrame)
+    observed: pd.DataFrame = field(default_factory=pd.DataFrame)
     fe_covariance: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
@@ -431,6 +436,7 @@ def fit_mixed_model(
         reference_levels=references,
         level_counts=level_counts,
         trajectory=_trajectory(frame, x, fe, cov, time, list(references)),
+        observed=observed_means(frame, time),
         fe_covariance=cov,
     )
 
@@ -464,3 +470,21 @@ def _trajectory(
             "ci95_high": estimate + half,
         }
     )
+
+
+def observed_means(frame: pd.DataFrame, time: TimeScale) -> pd.DataFrame:
+    """Raw mean score (t-based 95% CI) of model rows per infusion count, or per week since
+    the first infusion (at the week's mean day). Columns: see :class:`MixedModelResult`."""
+    key = frame[_TIME] if time == "infusions" else np.floor(frame[_TIME] / 7.0)
+    g = frame.assign(_bin=key.to_numpy()).groupby("_bin")
+    out = pd.DataFrame(
+        {
+            "time": g[_TIME].mean(),
+            "n_patients": g[s.PATIENT_ID].nunique(),
+            "n": g[s.SCORE].size(),
+            "mean": g[s.SCORE].mean(),
+            "sd": g[s.SCORE].std(ddof=1),
+        }
+    ).reset_index(drop=True)
+    low, high = mean_ci(out["mean"].to_numpy(), out["sd"].to_numpy(), out["n"].to_numpy())
+    return out.assign(ci95_low=low, ci95_high=high)

@@ -80,6 +80,7 @@ def show(result, *, title, what, x_title, y_title, unit, key):
         x_title=x_title,
         y_title=y_title,
         subtitle=subtitle,
+        group_title=fmt.column_label(by) if by else "",
         min_cell_size=min_cell,
     )
     st.plotly_chart(fig, width="stretch", theme=None, key=key)

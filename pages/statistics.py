@@ -16,7 +16,7 @@ from ui import state as k
 from ui.sidebar import current_view
 from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
 
-TIME_OPTIONS = {"day": "Days since first infusion", "infusions": "Infusions received"}
+TIME_OPTIONS = {"day": "Days", "infusions": "Infusions"}
 
 view = current_view()
 if view is None:
@@ -39,22 +39,26 @@ note = " · synthetic demo data" if view.dataset.synthetic else ""
 
 st.subheader("Mixed model of post-baseline scores")
 kinds = cd.model_covariates(view.dataset_id)
-c = st.columns([1.3, 3, 1.1, 1.1])
+c = st.columns([2, 1.3, 1.3])
 time = (
     c[0].segmented_control(
-        "Time", list(TIME_OPTIONS), format_func=TIME_OPTIONS.get, default="day", key=k.STATS_TIME
+        "Time since first infusion, counted in",
+        list(TIME_OPTIONS),
+        format_func=TIME_OPTIONS.get,
+        default="day",
+        key=k.STATS_TIME,
     )
     or "day"
 )
-covariates = c[1].multiselect(
+c[1].toggle("Random slope for time", key=k.STATS_RANDOM_SLOPE)
+c[2].radio("Estimation", ["ML", "REML"], key=k.STATS_METHOD, horizontal=True)
+covariates = st.multiselect(
     "Covariates",
     options=list(kinds),
     format_func=lambda col: f"{fmt.column_label(col)} ({kinds[col]})",
     key=k.STATS_COVARIATES,
     placeholder="None: time and baseline score only",
 )
-c[2].toggle("Random slope for time", key=k.STATS_RANDOM_SLOPE)
-c[3].radio("Estimation", ["ML", "REML"], key=k.STATS_METHOD, horizontal=True)
 try:
     model = cd.mixed_model(
         *args,
@@ -62,6 +66,7 @@ try:
         covariates=tuple(covariates),
         random_slope=bool(st.session_state.get(k.STATS_RANDOM_SLOPE)),
         reml=st.session_state.get(k.STATS_METHOD, "ML") == "REML",
+        min_cell_size=min_cell,
     )
 except DataValidationError as exc:
     st.error(f"The mixed model cannot be fitted: {exc}")
@@ -81,7 +86,7 @@ elif model is not None:
     m[2].metric("Log-likelihood", fmt.num(model.log_likelihood, 1), help=f"{model.method} fit.")
     m[3].metric("AIC", fmt.num(model.aic, 1), help="Maximum likelihood only (— under REML).")
     m[4].metric("BIC", fmt.num(model.bic, 1), help="Maximum likelihood only (— under REML).")
-    left, right = st.columns([3, 2])
+    left, right = st.columns([4, 3])
     left.dataframe(
         coefficient_table(model, min_cell_size=min_cell), hide_index=True, width="stretch"
     )
@@ -91,18 +96,8 @@ elif model is not None:
         + (f"Reference levels: {refs}." if refs else "")
     )
     right.dataframe(variance_table(model), hide_index=True, width="stretch")
-    right.caption(
-        "Random intercept per patient"
-        + (" and random slope for time." if model.random_slope else ".")
-    )
-    at = "reference levels of categorical covariates, mean of numeric ones" if covariates else ""
-    subtitle = (
-        f"At the mean baseline score{', ' + at if at else ''} · N = {model.n_patients:,} "
-        f"patients, {model.n_observations:,} assessments{note}<br>{model.method}, random "
-        f"intercept{' and slope' if model.random_slope else ''}; endpoint: "
-        f"{view.definition.endpoint_rule.describe()}"
-    )
-    fig = plot_model_trajectory(model, inst, subtitle=subtitle)
+    endpoint = view.definition.endpoint_rule.describe()
+    fig = plot_model_trajectory(model, inst, endpoint=endpoint, note=note)
     st.plotly_chart(fig, width="stretch", theme=None, key="statistics_trajectory")
 
 st.subheader("Paired change from baseline to endpoint")

@@ -4,6 +4,8 @@ applied here, so pages only ever see what may be shown."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
@@ -18,6 +20,7 @@ from analytics.durability import (
 )
 from analytics.mixed import CovariateKind, MixedModelResult, covariate_kinds, fit_mixed_model
 from analytics.paired import summarise_paired_change
+from analytics.suppression import suppress_rows
 from ui import cache
 from ui.cache import FilterKey
 
@@ -71,12 +74,15 @@ def mixed_model(
     time: TimeScale = "day",
     covariates: tuple[str, ...] = (),
     random_slope: bool = False,
-    reml: bool = True,
+    reml: bool = False,
+    min_cell_size: int = 11,
 ) -> MixedModelResult:
+    """The mixed model; observed means over fewer than ``min_cell_size`` patients are
+    suppressed (``observed.suppressed``)."""
     data = cache.filtered(dataset_id, filters)
     out = cache.outcomes(dataset_id, instrument, definition, filters)
     kinds = model_covariates(dataset_id)
-    return fit_mixed_model(
+    result = fit_mixed_model(
         data,
         out,
         time=time,
@@ -85,6 +91,13 @@ def mixed_model(
         reml=reml,
         kinds={c: kinds[c] for c in covariates if c in kinds},
     )
+    observed = suppress_rows(
+        result.observed,
+        n_column="n_patients",
+        value_columns=("mean", "sd", "ci95_low", "ci95_high"),
+        min_cell_size=min_cell_size,
+    )
+    return replace(result, observed=observed)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -20,6 +20,7 @@ from analytics.mixed import (
     model_frame,
 )
 from analytics.outcomes import derive_patient_outcomes
+from analytics.suppression import suppress_rows
 
 VISITS = [(1, 2.0), (2, 5.0), (4, 11.0), (6, 20.0), (6, 45.0)]
 
@@ -307,9 +308,21 @@ def test_display_tables_and_figure(data, outcomes):
     assert hidden.loc[4, "Estimate"] == f"<{int(counts['site=C']) + 1}"
     assert hidden.loc[4, "95% CI"] == "" and hidden.loc[3, "Estimate"] != ""
     vt = variance_table(r)
-    assert vt["Component"].str.contains("random slope \\(per day\\)").any()
-    assert vt["SD (or correlation)"].str.startswith("r = ").sum() == 1
-    fig = plot_model_trajectory(r, get_instrument("pcl5"), subtitle="N = 60")
+    assert vt["Component"].str.contains("Slope per day").any()
+    assert vt["Component"].str.contains("cov. \\(r = ").sum() == 1
+    fig = plot_model_trajectory(
+        r, get_instrument("pcl5"), endpoint="latest", note=" · synthetic demo data"
+    )
+    assert "N = 60 patients, 300 assessments · synthetic demo data" in (
+        fig.layout.title.subtitle.text
+    )
+    observed = next(t for t in fig.data if t.name == "Observed mean (95% CI)")
+    assert len(observed.x) == len(r.observed) and r.observed["n_patients"].max() == 60
+    small = suppress_rows(
+        r.observed, n_column="n_patients", value_columns=["mean"], min_cell_size=61
+    )
+    fig = plot_model_trajectory(r, get_instrument("pcl5"), endpoint="latest", observed=small)
+    assert not any(t.name == "Observed mean (95% CI)" for t in fig.data)  # all hidden
     assert fig.layout.xaxis.title.text == "Days since first infusion"
     assert fig.layout.yaxis.title.text.startswith("PCL-5 total score (points")
     assert fig.layout.title.text == "Model-based mean PCL-5 over time"

@@ -143,7 +143,7 @@ def test_small_group_is_suppressed_in_the_table(n_small, shown):
         assert table.loc["mid", "N"] == "hidden"
         assert table.loc["big", "N"] == "40"
     assert table.loc["All", "N"] == f"{70 + n_small}"
-    assert "Wilcoxon W" in table.columns and "wilcoxon_n" not in table.columns
+    assert "Wilcoxon W, p" in table.columns and "wilcoxon_n" not in table.columns
 
 
 def test_whole_number_groups_display_without_decimals():
