@@ -2,6 +2,9 @@
 
 import streamlit as st
 
+from ui import links
+from ui.audit import record_view
+from ui.auth import current_user, sidebar_badge
 from ui.navigation import register
 from ui.sidebar import render_sidebar
 
@@ -10,6 +13,8 @@ st.set_page_config(
     page_icon=":material/monitor_heart:",
     layout="wide",
 )
+user = current_user()  # a sign-in screen or a polite refusal stops here
+links.remember_link()
 
 pages = {
     "Outcomes": [
@@ -28,6 +33,14 @@ pages = {
         st.Page("pages/data.py", title="Upload and datasets", icon=":material/upload_file:"),
     ],
 }
+if user.is_admin:
+    pages["Admin"] = [st.Page("pages/audit.py", title="Audit log", icon=":material/policy:")]
 page = st.navigation(pages)
-render_sidebar()
+view = render_sidebar()
+record_view(user, view.dataset_id if view else None, page.url_path or "overview")
 page.run()
+links.publish()
+with st.sidebar:
+    links.show_problems()
+    links.copy_link_button()
+    sidebar_badge(user)

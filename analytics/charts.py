@@ -141,8 +141,29 @@ def band_colours(n: int) -> list[str]:
     return sample_colorscale("cividis", list(np.linspace(0.95, 0.1, n)))
 
 
-def plot_band_distribution(outcomes: PatientOutcomes, *, note: str = "") -> go.Figure:
-    """Percentage of analysed patients in each severity band at baseline and endpoint."""
+def hide_small_bands(counts: np.ndarray, min_cell_size: int) -> np.ndarray:
+    """Which bands of one bar to hide: every count of 1 to min_cell_size - 1, and, when the
+    hidden ones could be worked out from 100% (one hidden, or fewer than min_cell_size
+    patients hidden in all), the next smallest non-zero bands too."""
+    counts = np.asarray(counts)
+    hide = (counts > 0) & (counts < min_cell_size)
+    if not hide.any():
+        return hide
+    for i in np.argsort(counts, kind="stable"):
+        if hide.sum() >= 2 and counts[hide].sum() >= min_cell_size:
+            break
+        if counts[i] > 0 and not hide[i]:
+            hide[i] = True
+    return hide
+
+
+def plot_band_distribution(
+    outcomes: PatientOutcomes, *, note: str = "", min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+) -> go.Figure:
+    """Percentage of analysed patients in each severity band at baseline and endpoint.
+
+    Bands with fewer than ``min_cell_size`` patients (and their complements) are merged
+    into a grey "suppressed" segment."""
     inst = outcomes.instrument
     a = outcomes.analysed
     fig = go.Figure()
@@ -156,7 +177,12 @@ def plot_band_distribution(outcomes: PatientOutcomes, *, note: str = "") -> go.F
             "Endpoint": a["endpoint_band"].value_counts().reindex(cats, fill_value=0),
         }
     )
-    pct = counts / n * 100.0
+    hidden = pd.DataFrame(
+        {c: hide_small_bands(counts[c].to_numpy(), min_cell_size) for c in counts.columns},
+        index=counts.index,
+    )
+    pct = (counts / n * 100.0).mask(hidden)
+    counts = counts.astype("object").mask(hidden, f"<{min_cell_size}")
     for colour, cat in zip(band_colours(len(cats)), cats, strict=True):
         fig.add_trace(
             go.Bar(
@@ -170,6 +196,19 @@ def plot_band_distribution(outcomes: PatientOutcomes, *, note: str = "") -> go.F
                 texttemplate="%{x:.0f}%",
                 textposition="inside",
                 insidetextanchor="middle",
+            )
+        )
+    if hidden.to_numpy().any():
+        merged = (100.0 - pct.fillna(0).sum()).clip(lower=0)
+        fig.add_trace(
+            go.Bar(
+                y=["Endpoint", "Baseline"],
+                x=[merged["Endpoint"], merged["Baseline"]],
+                name=f"Suppressed (bands under {min_cell_size} patients)",
+                orientation="h",
+                marker=dict(color="#BBBBBB", pattern=dict(shape="/")),
+                hovertemplate="%{y}: bands under " + str(min_cell_size) + " patients, merged"
+                "<extra></extra>",
             )
         )
     fig.update_layout(barmode="stack")

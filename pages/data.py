@@ -10,7 +10,9 @@ from analytics.mapping import profile_from_mapping
 from analytics.profiles import ImportProfile, profile_to_toml
 from ui import config, navigation, upload
 from ui import state as k
+from ui.auth import current_user
 
+user = current_user()
 st.title("Data")
 st.caption(
     "Upload a CSV, TSV, Excel (.xlsx) or Parquet export in any shape. Map its columns once; "
@@ -19,7 +21,11 @@ st.caption(
 tab_upload, tab_stored = st.tabs(["Upload", "Stored datasets"])
 
 with tab_stored:
-    upload.dataset_manager()
+    upload.dataset_manager(user)
+
+if not user.can_upload:
+    tab_upload.info("Uploading, renaming and deleting datasets needs the uploader role.")
+    st.stop()
 
 with tab_upload:
     c1, c2 = st.columns([3, 2])
@@ -115,7 +121,7 @@ with tab_upload:
         if drop:
             ingested = upload.ingest_source(source.file_id, sheet, profile_to_toml(final), table)
         try:
-            new_id = upload.save_dataset(ingested, final, dataset_name)
+            new_id = upload.save_dataset(ingested, final, dataset_name, user.email)
         except DataValidationError as exc:
             st.error(str(exc))
             st.stop()

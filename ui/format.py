@@ -43,3 +43,12 @@ def column_label(column: str) -> str:
     if out and out[0] == words[0]:
         out[0] = out[0][:1].upper() + out[0][1:]
     return " ".join(out)
+
+
+_MD_SPECIAL = "\\`*_{}[]()<>#+-.!|~$"
+
+
+def escape_md(text: object) -> str:
+    """User-supplied text made inert in Streamlit markdown (labels, captions, messages):
+    every markdown character is backslash-escaped, so no link, image or HTML can form."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))

@@ -12,10 +12,10 @@ import streamlit as st
 
 from analytics.definitions import OutcomeDefinition
 from analytics.errors import DataValidationError
-from ui import cache
+from ui import cache, links
 from ui import state as k
 from ui.datasets import DEMO_ID, DatasetInfo, available_datasets, dataset_info
-from ui.format import column_label
+from ui.format import column_label, escape_md
 
 ENDPOINT_LABELS = {
     "last": "Latest assessment",
@@ -44,6 +44,12 @@ def _instrument_options(dataset_id: str) -> list[str]:
     return [i for i, inst in registry.items() if i in present and inst.is_outcome]
 
 
+def _default(key: str, value: object) -> object:
+    """A widget's default, or None when session state (e.g. a link) already holds its
+    value (Streamlit warns when both are given)."""
+    return None if key in st.session_state else value
+
+
 def _response_key(instrument: str) -> str:
     return f"{k.RESPONSE_PCT}__{instrument}"
 
@@ -57,20 +63,18 @@ def render_sidebar() -> View | None:
     ss = st.session_state
     with st.sidebar:
         datasets = {d.id: d for d in available_datasets()}
+        links.take(
+            k.DATASET, DEMO_ID, list(datasets), label="dataset (unknown, deleted or not shared)"
+        )
         pending = ss.pop(k.PENDING_DATASET, None)
         if pending in datasets:
             ss[k.DATASET] = pending
         if ss.get(k.DATASET, DEMO_ID) not in datasets:
-            st.warning(
-                "That dataset is no longer available (deleted, or a link to another "
-                "server); showing the demo cohort instead."
-            )
+            if k.DATASET in ss:  # deleted while this session was looking at it
+                st.warning("That dataset is no longer available; showing the demo cohort.")
             ss[k.DATASET] = DEMO_ID
         st.selectbox(
-            "Dataset",
-            options=list(datasets),
-            format_func=lambda i: datasets[i].name,
-            key=k.DATASET,
+            "Dataset", options=list(datasets), format_func=lambda i: datasets[i].name, key=k.DATASET
         )
         dataset_id = ss.get(k.DATASET, DEMO_ID)
         if datasets[dataset_id].synthetic:
@@ -84,6 +88,7 @@ def render_sidebar() -> View | None:
         if not options:
             st.warning("This dataset has no outcome instrument the app knows.")
             return None
+        links.take(k.INSTRUMENT, options[0], options)
         if ss.get(k.INSTRUMENT) not in options:
             ss[k.INSTRUMENT] = options[0]
         st.selectbox(
@@ -95,6 +100,7 @@ def render_sidebar() -> View | None:
         )
         instrument = st.session_state[k.INSTRUMENT]
         inst = registry[instrument]
+        _take_definition(inst)
         with st.expander("Outcome definition", icon=":material/rule:"):
             kind = st.radio(
                 "Endpoint",
@@ -105,12 +111,26 @@ def render_sidebar() -> View | None:
             )
             if kind == "infusions":
                 st.number_input(
-                    "Infusions received", 1, 100, value=6, step=1, key=k.ENDPOINT_INFUSIONS
+                    "Infusions received",
+                    1,
+                    100,
+                    value=_default(k.ENDPOINT_INFUSIONS, 6),
+                    step=1,
+                    key=k.ENDPOINT_INFUSIONS,
                 )
             elif kind == "day":
                 c1, c2 = st.columns(2)
-                c1.number_input("Day", 1, 3650, value=45, step=1, key=k.ENDPOINT_DAY)
-                c2.number_input("± days", 0, 365, value=7, step=1, key=k.ENDPOINT_WINDOW)
+                c1.number_input(
+                    "Day", 1, 3650, value=_default(k.ENDPOINT_DAY, 45), step=1, key=k.ENDPOINT_DAY
+                )
+                c2.number_input(
+                    "± days",
+                    0,
+                    365,
+                    value=_default(k.ENDPOINT_WINDOW, 7),
+                    step=1,
+                    key=k.ENDPOINT_WINDOW,
+                )
             st.radio(
                 "Population",
                 options=["all", "completers"],
@@ -129,7 +149,7 @@ def render_sidebar() -> View | None:
                 "Response: reduction of at least (%)",
                 min_value=1.0,
                 max_value=100.0,
-                value=inst.response_pct,
+                value=_default(_response_key(instrument), inst.response_pct),
                 step=5.0,
                 key=_response_key(instrument),
                 help="Registry default for this instrument; a patient exactly at it responds.",
@@ -138,7 +158,7 @@ def render_sidebar() -> View | None:
                 "Remission: score below",
                 min_value=float(inst.min),
                 max_value=float(inst.max) + 1,
-                value=inst.remission_below,
+                value=_default(_remission_key(instrument), inst.remission_below),
                 step=1.0,
                 key=_remission_key(instrument),
                 help="Registry default for this instrument; empty when no cut-off is published.",
@@ -147,10 +167,35 @@ def render_sidebar() -> View | None:
     return current_view()
 
 
+def _take_definition(inst) -> None:
+    """Link values for the outcome definition, validated before the widgets draw."""
+    links.take(k.ENDPOINT_KIND, "last", list(ENDPOINT_LABELS), label="endpoint")
+    links.take(k.ENDPOINT_INFUSIONS, 6, links.number_in(1, 100), convert=lambda v: int(float(v)))
+    links.take(k.ENDPOINT_DAY, 45, links.number_in(1, 3650), convert=lambda v: int(float(v)))
+    links.take(k.ENDPOINT_WINDOW, 7, links.number_in(0, 365), convert=lambda v: int(float(v)))
+    links.take(k.POPULATION, "all", ["all", "completers"], label="population")
+    links.take(
+        _response_key(inst.id),
+        inst.response_pct,
+        links.number_in(1, 100),
+        convert=float,
+        label=f"response threshold for {inst.label}",
+    )
+    links.take(
+        _remission_key(inst.id),
+        inst.remission_below,
+        links.number_in(inst.min, inst.max + 1),
+        convert=float,
+        label=f"remission cut-off for {inst.label}",
+    )
+
+
 def _render_filters(dataset_id: str) -> None:
     levels = cache.filter_levels(dataset_id)
     if not levels:
         return
+    for col, values in levels.items():
+        links.take(k.filter_key(col), [], values, many=True, label=f"filter {column_label(col)}")
     for col, values in levels.items():  # drop choices a changed dataset no longer has
         chosen = st.session_state.get(k.filter_key(col))
         if chosen and any(v not in values for v in chosen):
@@ -160,7 +205,7 @@ def _render_filters(dataset_id: str) -> None:
     with st.expander(label, icon=":material/filter_alt:", expanded=bool(active)):
         for col, values in levels.items():
             st.multiselect(
-                column_label(col),
+                escape_md(column_label(col)),
                 options=values,
                 key=k.filter_key(col),
                 placeholder="All",

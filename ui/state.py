@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-DATASET = "dataset_id"
+DATASET = "dataset"
 PENDING_DATASET = "pending_dataset_id"  # set by a page; the sidebar selects it on its next run
+SIGNED_IN_RECORDED = "signed_in_recorded"  # the sign-in is in the audit log
+VIEWS_RECORDED = "views_recorded"  # (dataset, page) pairs already in the audit log
 INSTRUMENT = "instrument"
-ENDPOINT_KIND = "endpoint_kind"  # "last" | "infusions" | "day"
-ENDPOINT_INFUSIONS = "endpoint_infusions"
+ENDPOINT_KIND = "endpoint"  # "last" | "infusions" | "day"
+ENDPOINT_INFUSIONS = "endpoint_n"
 ENDPOINT_DAY = "endpoint_day"
 ENDPOINT_WINDOW = "endpoint_window"
 POPULATION = "population"
 RESPONSE_PCT = "response_pct"
 REMISSION_BELOW = "remission_below"
-FILTER_PREFIX = "filter__"
-TRAJECTORY_VALUE = "overview_trajectory_value"
-TRAJECTORY_BY = "overview_trajectory_by"
+FILTER_PREFIX = "f."
+TRAJECTORY_VALUE = "show"
+TRAJECTORY_BY = "split"
 
 
 def filter_key(column: str) -> str:

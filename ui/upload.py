@@ -29,6 +29,7 @@ from analytics.profiles import ImportProfile, parse_profile, profile_to_toml
 from analytics.readers import RawTable, read_table
 from analytics.validation import ValidationResult
 from ui import state as k
+from ui.auth import User
 from ui.datasets import ROOT, store
 
 EXAMPLES = {
@@ -219,7 +220,9 @@ def identifier_review(ingested: Ingested) -> tuple[list[str], list[str], list[st
     return drop, safe, open_
 
 
-def save_dataset(ingested: Ingested, profile: ImportProfile, name: str) -> str:
+def save_dataset(
+    ingested: Ingested, profile: ImportProfile, name: str, user: str | None = None
+) -> str:
     """Store the clean rows and the profile; returns the new dataset id."""
     data = ingested.data.drop(columns=[c for c in s.BOOKKEEPING if c in ingested.data.columns])
     toml = profile_to_toml(profile)
@@ -230,14 +233,15 @@ def save_dataset(ingested: Ingested, profile: ImportProfile, name: str) -> str:
         profile_name=profile.name,
         profile_toml=toml,
         source_file=ingested.table.source,
+        uploaded_by=user,
     )
     st_.save_profile(profile.name, toml, columns=profile.source_columns())
-    st_.record_event("upload", dataset_id=record.id, detail=f"{record.n_rows} rows")
+    st_.record_event("upload", user=user, dataset_id=record.id, detail=f"{record.n_rows} rows")
     return record.id
 
 
-def dataset_manager() -> None:
-    """Stored datasets: rename, delete (with confirmation)."""
+def dataset_manager(user: User) -> None:
+    """Stored datasets; uploaders may rename and delete (with confirmation)."""
     records = store().list()
     if not records:
         st.info("No stored datasets yet. Upload one above; the demo cohort is always there.")
@@ -255,6 +259,8 @@ def dataset_manager() -> None:
         }
     )
     st.dataframe(table, hide_index=True, width="stretch")
+    if not user.can_upload:
+        return
     for r in records:
         with st.expander(f"{r.name}", icon=":material/database:"):
             c1, c2 = st.columns([3, 1])
@@ -262,7 +268,7 @@ def dataset_manager() -> None:
             if c2.button("Rename", key=f"rename_btn_{r.id}") and new.strip() != r.name:
                 try:
                     store().rename(r.id, new)
-                    store().record_event("rename", dataset_id=r.id)
+                    store().record_event("rename", user=user.email, dataset_id=r.id)
                     st.rerun()
                 except DataValidationError as exc:
                     st.error(str(exc))
@@ -272,5 +278,5 @@ def dataset_manager() -> None:
             )
             if st.button("Delete", key=f"delete_btn_{r.id}", disabled=not sure, type="primary"):
                 store().delete(r.id)
-                store().record_event("delete", dataset_id=r.id)
+                store().record_event("delete", user=user.email, dataset_id=r.id)
                 st.rerun()

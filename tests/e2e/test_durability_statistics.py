@@ -38,7 +38,7 @@ def test_durability_and_statistics_with_a_filter(page: Page, streamlit_server: s
     wait_for_charts(page, min_count=2)
     assert_no_exception(page)
     expect(page.get_by_role("heading", name="Time to first response")).to_be_visible()
-    expect(page.get_by_text("Number at risk").first).to_be_attached()
+    expect(page.get_by_text("At risk", exact=True).first).to_be_attached()
     screenshot(page, "durability_clinic_a")
 
     page.get_by_test_id("stSidebarNav").get_by_text("Statistics").click()

@@ -85,7 +85,10 @@ def test_saving_stores_the_dataset_and_its_profile(data_dir):
     assert stored.loc[~extra, "score"].sum() == demo["score"].sum()
     profiles = store.list_profiles()
     assert len(profiles) == 1 and "Subject ID" in profiles[0].columns
-    assert [e for e in store.events()["kind"]] == ["upload"]
+    events = store.events()
+    uploads = events[events["kind"] == "upload"]
+    assert len(uploads) == 1 and uploads["dataset_id"].iloc[0] == records[0].id
+    assert "view" in set(events["kind"])  # the Data page view was recorded too
 
 
 def test_saved_profile_maps_next_months_export_in_one_step(data_dir):
