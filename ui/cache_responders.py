@@ -91,6 +91,8 @@ def time_course(
     for instrument, definition in zip(instruments, definitions, strict=True):
         out = cache.outcomes(dataset_id, instrument, definition, filters)
         points = patient_points(data, out, time=time)
+        if not (points["time"] > 0).any():  # e.g. no assessment carries a day
+            continue
         groups = group_labels(out, by) if by is not None and len(instruments) == 1 else None
         summary = summarise_time_course(points, value=value, statistic=statistic, groups=groups)
         summary = suppress_time_course(summary, min_cell_size=min_cell_size)
@@ -138,7 +140,10 @@ def spaghetti(
     pts = spaghetti_points(
         cache.filtered(dataset_id, filters), out, time=time, max_patients=max_patients, seed=seed
     )
-    return pts, int(pts.attrs.get("n_patients", 0))
+    n_patients = int(pts.attrs.get("n_patients", 0))
+    if time == "day" and pts[pts["time_label"] != "Baseline"].empty:
+        return pts.iloc[0:0], n_patients  # no assessment carries a day
+    return pts, n_patients
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics.definitions import OutcomeDefinition
 from analytics.io import load_canonical
 from analytics.outcomes import derive_patient_outcomes
 from analytics.trajectory_stats import patient_points, summarise_time_course
@@ -148,3 +149,18 @@ def test_empty_filter_says_so():
     at = run_page(**{k.filter_key(c): [v] for c, v in empty_filter_combination().items()})
     assert any("No patients" in i.value for i in at.info)
     assert not at.get("plotly_chart")
+
+
+def test_day_axis_without_days_says_so(monkeypatch):
+    """A dataset whose rows carry infusion counts but no days."""
+    from ui import cache_responders as cr
+
+    data = demo().assign(day=np.nan)
+    monkeypatch.setattr(cr.cache, "filtered", lambda dataset_id, filters: data)
+    monkeypatch.setattr(  # uncached, so no other test sees these outcomes
+        cr.cache, "outcomes", lambda _id, inst, d, _f: derive_patient_outcomes(data, inst, d)
+    )
+    pts, n = cr.spaghetti.__wrapped__("demo", "pcl5", OutcomeDefinition(), (), time="day")
+    assert pts.empty and n > 0
+    summary = cr.time_course.__wrapped__("demo", ("pcl5",), (OutcomeDefinition(),), (), time="day")
+    assert summary.empty
