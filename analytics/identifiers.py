@@ -718,6 +718,13 @@ def _of_values(n_flagged: int, n_values: int, capped: bool, things: str) -> str:
     return f"{_count(n_flagged)} of {_count(n_values)} {things}"
 
 
+def _small_numbers(values: pd.Series) -> bool:
+    """Every value a plain number below 10,000 (a count, a score or a year): a column
+    named for dates that holds such values holds no date finer than a year."""
+    numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+    return bool(numbers.notna().all() and (numbers.abs() < 10_000).all())
+
+
 def _screen_column(
     column: str,
     values: pd.Series,
@@ -739,6 +746,8 @@ def _screen_column(
     passing = [m for m in matches if m.n >= (1 if m.contextual else threshold)]
     if not passing and hints.kind is None and not used_for_time:
         return None
+    if not passing and hints.kind == "full_date" and not used_for_time and _small_numbers(distinct):
+        return None  # "Infusions to date", "Year of diagnosis": counts and years, not dates
     # The kind most values match; ties go to the order of KINDS. A date column used for
     # time is reported as a date whatever else it holds (it is dropped either way).
     passing.sort(key=lambda m: (-m.n, KINDS.index(m.kind)))

@@ -556,3 +556,15 @@ def test_a_bad_sample_size_is_a_clear_error(sample_rows):
 )
 def test_name_tokens(column, tokens):
     assert name_tokens(column) == tokens
+
+
+def test_a_count_or_year_in_a_column_named_for_dates_is_not_flagged():
+    frame = pd.DataFrame(
+        {
+            "Infusions to date": ["0", "1", "2", "6", "9"],
+            "Year of diagnosis": ["2019", "2021", "2024", "2020", "2018"],
+            "Visit date": ["2024-03-05", "2024-04-01", "2024-05-07", "2024-06-01", "2024-07-02"],
+        }
+    )
+    found = {f.column for f in screen_identifiers(frame)}
+    assert found == {"Visit date"}
