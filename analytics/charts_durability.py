@@ -376,6 +376,21 @@ def coefficient_table(
     return pd.DataFrame(rows)
 
 
+def coefficient_note(result: MixedModelResult) -> str:
+    """The caption under the coefficient table: fit, intervals, reference levels."""
+    refs = "; ".join(f"{col} = {group_label(v)}" for col, v in result.reference_levels.items())
+    return f"Fixed effects, {result.method}; Wald 95% CIs and z-test p-values." + (
+        f" Reference levels: {refs}." if refs else ""
+    )
+
+
+PAIRED_NOTE = (
+    "Change = endpoint − baseline (points). Mean change with t-based 95% CI and paired t; "
+    "Cohen's d_z = mean change ÷ SD of change; Wilcoxon signed-rank, two-sided, zero "
+    "differences dropped (zero_method “wilcox”), no continuity correction."
+)
+
+
 def variance_table(result: MixedModelResult) -> pd.DataFrame:
     """Variance components with their SDs; the intercept–slope covariance with its
     correlation."""

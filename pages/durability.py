@@ -8,7 +8,7 @@ from analytics.charts_durability import (
     plot_kaplan_meier,
     shown_patients,
 )
-from ui import cache, config
+from ui import cache, config, links
 from ui import cache_durability as cd
 from ui import format as fmt
 from ui import state as k
@@ -41,20 +41,23 @@ if resolved.response_pct is None:
     )
     st.stop()
 
+split_options = [None, *cache.filter_levels(view.dataset_id)]
+links.take(k.DURABILITY_TIME, "day", list(TIME_OPTIONS), label="time to response in")
+links.take(k.DURABILITY_BY, None, [str(o) for o in split_options[1:]], label="split by")
 c1, c2 = st.columns(2)
 time = (
     c1.segmented_control(
         "Time to response counted in",
         options=list(TIME_OPTIONS),
         format_func=TIME_OPTIONS.get,
-        default="day",
+        default=None if k.DURABILITY_TIME in st.session_state else "day",
         key=k.DURABILITY_TIME,
     )
     or "day"
 )
 by = c2.selectbox(
     "Split by",
-    options=[None, *cache.filter_levels(view.dataset_id)],
+    options=split_options,
     format_func=lambda x: "No split" if x is None else fmt.column_label(x),
     key=k.DURABILITY_BY,
     help="One curve per level, with a log-rank test across the levels shown.",

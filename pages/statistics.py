@@ -3,13 +3,15 @@
 import streamlit as st
 
 from analytics.charts_durability import (
+    PAIRED_NOTE,
+    coefficient_note,
     coefficient_table,
     paired_table,
     plot_model_trajectory,
     variance_table,
 )
 from analytics.errors import DataValidationError
-from ui import cache, config
+from ui import cache, config, links
 from ui import cache_durability as cd
 from ui import format as fmt
 from ui import state as k
@@ -39,19 +41,23 @@ note = " · synthetic demo data" if view.dataset.synthetic else ""
 
 st.subheader("Mixed model of post-baseline scores")
 kinds = cd.model_covariates(view.dataset_id)
+links.take(k.STATS_TIME, "day", list(TIME_OPTIONS), label="time")
+links.take(k.STATS_RANDOM_SLOPE, False, ["True", "False"], convert="True".__eq__)
+links.take(k.STATS_METHOD, "ML", ["ML", "REML"], label="estimation")
+links.take(k.STATS_COVARIATES, [], list(kinds), many=True, label="covariates")
 c = st.columns([2, 1.3, 1.3])
 time = (
     c[0].segmented_control(
         "Time since first infusion, counted in",
         list(TIME_OPTIONS),
         format_func=TIME_OPTIONS.get,
-        default="day",
+        default=None if k.STATS_TIME in st.session_state else "day",
         key=k.STATS_TIME,
     )
     or "day"
 )
-c[1].toggle("Random slope for time", key=k.STATS_RANDOM_SLOPE)
-c[2].radio("Estimation", ["ML", "REML"], key=k.STATS_METHOD, horizontal=True)
+slope = c[1].toggle("Random slope for time", key=k.STATS_RANDOM_SLOPE)
+method = c[2].radio("Estimation", ["ML", "REML"], key=k.STATS_METHOD, horizontal=True)
 covariates = st.multiselect(
     "Covariates",
     options=list(kinds),
@@ -64,8 +70,8 @@ try:
         *args,
         time=time,
         covariates=tuple(covariates),
-        random_slope=bool(st.session_state.get(k.STATS_RANDOM_SLOPE)),
-        reml=st.session_state.get(k.STATS_METHOD, "ML") == "REML",
+        random_slope=slope,
+        reml=method == "REML",
         min_cell_size=min_cell,
     )
 except DataValidationError as exc:
@@ -78,42 +84,37 @@ if model is not None and model.n_patients < min_cell:
 elif model is not None:
     for warning in model.warnings:
         st.warning(warning, icon=":material/warning:")
-    m = st.columns(5)
-    m[0].metric("Patients", f"{model.n_patients:,}")
-    m[1].metric(
-        "Assessments", f"{model.n_observations:,}", help="Post-baseline, up to the endpoint."
-    )
-    m[2].metric("Log-likelihood", fmt.num(model.log_likelihood, 1), help=f"{model.method} fit.")
-    m[3].metric("AIC", fmt.num(model.aic, 1), help="Maximum likelihood only (— under REML).")
-    m[4].metric("BIC", fmt.num(model.bic, 1), help="Maximum likelihood only (— under REML).")
+    tiles = [
+        ("Patients", f"{model.n_patients:,}", None),
+        ("Assessments", f"{model.n_observations:,}", "Post-baseline, up to the endpoint."),
+        ("Log-likelihood", fmt.num(model.log_likelihood, 1), f"{model.method} fit."),
+        ("AIC", fmt.num(model.aic, 1), "Maximum likelihood only (— under REML)."),
+        ("BIC", fmt.num(model.bic, 1), "Maximum likelihood only (— under REML)."),
+    ]
+    for col, (label, value, help_text) in zip(st.columns(5), tiles, strict=True):
+        col.metric(label, value, help=help_text)
     left, right = st.columns([4, 3])
     left.dataframe(
         coefficient_table(model, min_cell_size=min_cell), hide_index=True, width="stretch"
     )
-    refs = "; ".join(f"{fmt.column_label(c)}: {v}" for c, v in model.reference_levels.items())
-    left.caption(
-        f"Fixed effects, {model.method}; Wald 95% CIs and z-test p-values. "
-        + (f"Reference levels: {refs}." if refs else "")
-    )
+    left.caption(coefficient_note(model))
     right.dataframe(variance_table(model), hide_index=True, width="stretch")
     endpoint = view.definition.endpoint_rule.describe()
     fig = plot_model_trajectory(model, inst, endpoint=endpoint, note=note)
     st.plotly_chart(fig, width="stretch", theme=None, key="statistics_trajectory")
 
 st.subheader("Paired change from baseline to endpoint")
+group_options = [None, *cache.filter_levels(view.dataset_id)]
+links.take(k.STATS_PAIRED_BY, None, [str(o) for o in group_options[1:]], label="paired by")
 by = st.selectbox(
     "By group",
-    options=[None, *cache.filter_levels(view.dataset_id)],
+    options=group_options,
     format_func=lambda x: "All patients only" if x is None else fmt.column_label(x),
     key=k.STATS_PAIRED_BY,
 )
 paired = cd.paired_change(*args, by=by)
 st.dataframe(paired_table(paired, min_cell_size=min_cell), hide_index=True, width="stretch")
-st.caption(
-    "Change = endpoint − baseline (points). Mean change with t-based 95% CI and paired t; "
-    "Cohen's d_z = mean change ÷ SD of change; Wilcoxon signed-rank, two-sided, zero "
-    "differences dropped (zero_method “wilcox”), no continuity correction."
-)
+st.caption(PAIRED_NOTE)
 
 definitions_panel(outcomes, filters_text(view.filters))
 how_computed("statistics")

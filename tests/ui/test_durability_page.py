@@ -103,3 +103,15 @@ def test_no_matching_patients_says_so():
     )
     messages = [i.value for i in at.info]
     assert messages and ("No patients" in messages[0] or "Fewer than 11" in messages[0])
+
+
+def test_a_shared_link_restores_the_split_and_time_scale():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params[k.DURABILITY_BY] = "site"
+    at.query_params[k.DURABILITY_TIME] = "infusions"
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key=k.DURABILITY_BY).value == "site"
+    assert "Median, infusions (95% CI)" in at.dataframe[0].value.columns
+    assert len(curve_names(figures(at)[0])) == 3

@@ -110,3 +110,20 @@ def test_paired_statistics_by_group_with_suppression():
     assert table.loc["6", "N"] == "<11" and table.loc["5", "N"] == "hidden"
     assert table.loc["0", "Wilcoxon p from"] == "normal approx."
     assert any("zero_method" in c.value for c in at.caption)
+
+
+def test_a_shared_link_restores_the_model_choices():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params[k.STATS_TIME] = "infusions"
+    at.query_params[k.STATS_RANDOM_SLOPE] = "True"
+    at.query_params[k.STATS_METHOD] = "REML"
+    at.query_params[k.STATS_COVARIATES] = ["site"]
+    at.query_params[k.STATS_PAIRED_BY] = "sex"
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.toggle(key=k.STATS_RANDOM_SLOPE).value is True
+    assert at.radio(key=k.STATS_METHOD).value == "REML"
+    assert at.multiselect(key=k.STATS_COVARIATES).value == ["site"]
+    assert metrics(at)["AIC"] == "—"
+    assert list(at.dataframe[-1].value["Group"]) == ["All", "Female", "Male"]
