@@ -172,7 +172,10 @@ def summarise_outcomes(outcomes: PatientOutcomes, *, by: str | None = None) -> p
     if by is not None:
         if by not in table.columns:
             raise DataValidationError(f"cannot group by '{by}': no such patient-level column")
-        groups = table[by].astype("string").fillna("(missing)")
+        column = table[by]
+        if pd.api.types.is_float_dtype(column) and (column.dropna() % 1 == 0).all():
+            column = column.astype("Int64")  # 6.0 -> "6", as the filters show it
+        groups = column.astype("string").fillna("(missing)")
         parts.append(_summarise(table, groups).sort_values("group", kind="stable"))
     out = pd.concat(parts, ignore_index=True).reindex(columns=list(SUMMARY_COLUMNS))
     int_cols = [c for c in SUMMARY_COLUMNS if c.endswith(("_n", "_N")) or c.startswith("n_")]

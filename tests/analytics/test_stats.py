@@ -166,3 +166,10 @@ def test_trajectory_takes_first_assessment_per_infusion_count():
 def test_count_cohort():
     df = cohort(10)
     assert count_cohort(df, "pcl5") == {"n_patients": 10, "n_assessments": 20, "n_infusions": 60}
+
+
+def test_by_whole_number_covariate_labels_groups_as_the_filters_do():
+    df = cohort(30, seed=4)
+    df["prior"] = np.repeat(np.arange(30) % 3, 2).astype(float)
+    by = summarise_outcomes(derive_patient_outcomes(df, "pcl5"), by="prior")
+    assert by["group"].tolist() == ["All", "0", "1", "2"]
