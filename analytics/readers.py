@@ -197,7 +197,8 @@ def _header_names(frame: pd.DataFrame, header: int) -> tuple[list[str], int, tup
     if header > 0:
         above = frame.iloc[header - 1]
         filled = above.notna() & (above.astype(str).str.strip() != "")
-        if 0 < filled.sum() < len(above):
+        title = filled.sum() == 1 and bool(filled.iloc[0])  # "Generated: 2024-04-01"
+        if 0 < filled.sum() < len(above) and not title:
             group = above.where(filled).ffill()
             joined = []
             for g, n in zip(group, names, strict=True):
