@@ -280,6 +280,14 @@ def test_merged_two_row_header_in_a_csv() -> None:
     assert cells(table)[SOURCE_ROW] == [3]
 
 
+def test_title_line_right_above_the_header_is_not_a_group_header() -> None:
+    text = "Generated: 2024-04-01,,\nid,score,site\nP1,50,A\n"
+    table = read_table(text.encode(), name="titled.csv")
+    assert table.columns == ["id", "score", "site"]
+    assert table.header_row == 2
+    assert "1 line(s) above the header were skipped" in table.notices
+
+
 def test_header_without_title_starts_at_row_one() -> None:
     table = read_table(b"id,score\nP1,50\n", name="plain.csv")
     assert table.header_row == 1
