@@ -4,7 +4,7 @@ import streamlit as st
 
 from analytics import charts_responders as ch
 from analytics.charts_trajectories import definition_text
-from ui import cache, config
+from ui import cache, config, links
 from ui import cache_responders as cr
 from ui import format as fmt
 from ui import state as k
@@ -34,6 +34,7 @@ opts = dict(
     min_cell_size=min_cell,
     note="synthetic demo data" if view.dataset.synthetic else "",
 )
+links.take(k.RESP_BY, None, list(cache.filter_levels(view.dataset_id)), label="compare by")
 by = st.selectbox(
     "Compare groups by",
     [None, *cache.filter_levels(view.dataset_id)],

@@ -4,7 +4,7 @@ import streamlit as st
 
 from analytics.charts_trajectories import definition_text, plot_spaghetti, plot_time_course
 from analytics.trajectory_stats import DEFAULT_SEED
-from ui import cache, config
+from ui import cache, config, links
 from ui import cache_responders as cr
 from ui import format as fmt
 from ui import state as k
@@ -35,12 +35,15 @@ c = st.columns([2, 3, 2, 2])
 choice = {}
 for col, (key, (label, options, help_text)) in zip(c, cr.TRAJECTORY_CHOICES.items(), strict=False):
     first = next(iter(options))
+    links.take(key, first, list(options), label=label)
+    default = None if key in st.session_state else first
     choice[key] = col.segmented_control(
-        label, list(options), format_func=options.get, default=first, key=key, help=help_text
+        label, list(options), format_func=options.get, default=default, key=key, help=help_text
     )
     choice[key] = choice[key] or first  # a deselected control falls back to its default
 time, value, statistic = choice[k.TRAJ_TIME], choice[k.TRAJ_VALUE], choice[k.TRAJ_STATISTIC]
 levels = cache.filter_levels(view.dataset_id)
+links.take(k.TRAJ_BY, None, list(levels), label="split by")
 by = c[3].selectbox(
     "Split by",
     [None, *levels],
@@ -50,6 +53,7 @@ by = c[3].selectbox(
 others: list[str] = []
 if value == "pct_of_max":
     choices = [i for i in cr.outcome_instruments(view.dataset_id) if i != view.instrument]
+    links.take(k.TRAJ_COMPARE, [], choices, many=True, label="compare with")
     others = st.multiselect(
         "Compare with other instruments (% of scale maximum)",
         choices,

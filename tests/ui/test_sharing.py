@@ -299,3 +299,14 @@ def test_band_chart_suppression_leaves_nothing_recoverable(counts, hidden):
     assert mask.astype(int).tolist() == hidden
     hidden_counts = np.array(counts)[mask]
     assert mask.sum() != 1 and (mask.sum() == 0 or hidden_counts.sum() >= 11)
+
+
+def test_trajectories_and_responders_choices_travel_in_links(data_dir):
+    at = app(
+        params={k.TRAJ_VALUE: "pct_change", k.TRAJ_BY: "site", k.TRAJ_TIME: "day"},
+        page="pages/trajectories.py",
+    )
+    assert at.selectbox(key=k.TRAJ_BY).value == "site"
+    assert not at.sidebar.warning
+    at = app(params={k.RESP_BY: "sex"}, page="pages/responders.py")
+    assert at.selectbox(key=k.RESP_BY).value == "sex"
