@@ -28,6 +28,8 @@ fewer symptoms on a higher-is-worse scale).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
@@ -86,43 +88,56 @@ def wilcoxon_signed_rank(differences: np.ndarray) -> tuple[int, float, float, st
     return len(d), float(res.statistic), float(res.pvalue), method
 
 
+def group_labels(table: pd.DataFrame, by: str) -> pd.Series:
+    """The level of ``by`` for each patient as text: whole-number floats without ``.0``
+    (as the filters show them), empty values as ``"(missing)"``."""
+    if by not in table.columns:
+        raise DataValidationError(f"cannot group by '{by}': no such patient-level column")
+    column = table[by]
+    if pd.api.types.is_float_dtype(column) and (column.dropna() % 1 == 0).all():
+        column = column.astype("Int64")
+    return column.astype("string").fillna("(missing)")
+
+
+def _paired_row(outcomes: PatientOutcomes, group: str) -> dict[str, object]:
+    row = summarise_outcomes(outcomes).iloc[0]
+    n = int(row["n_patients"])
+    change = outcomes.analysed["change"].to_numpy(dtype="float64")
+    n_nonzero, w_stat, w_p, method = wilcoxon_signed_rank(change)
+    return {
+        "group": group,
+        "n_patients": n,
+        "baseline_mean": row.get("baseline_mean", np.nan),
+        "endpoint_mean": row.get("endpoint_mean", np.nan),
+        "mean_change": row.get("mean_change", np.nan),
+        "sd_change": row.get("sd_change", np.nan),
+        "mean_change_ci95_low": row.get("mean_change_ci95_low", np.nan),
+        "mean_change_ci95_high": row.get("mean_change_ci95_high", np.nan),
+        "t_statistic": row.get("t_statistic", np.nan),
+        "t_df": max(n - 1, 0),
+        "t_p_value": row.get("p_value", np.nan),
+        "cohens_dz": row.get("cohens_dz", np.nan),
+        "median_change": float(np.median(change)) if len(change) else np.nan,
+        "wilcoxon_n": n_nonzero,
+        "wilcoxon_statistic": w_stat,
+        "wilcoxon_p_value": w_p,
+        "wilcoxon_method": method,
+    }
+
+
 def summarise_paired_change(outcomes: PatientOutcomes, *, by: str | None = None) -> pd.DataFrame:
     """One row for all analysed patients (``group`` = "All") and, with ``by``, one per
-    level of that patient-level column. Columns: see the module docstring."""
-    summary = summarise_outcomes(outcomes, by=by)
-    out = summary[
-        [
-            "group",
-            "n_patients",
-            "baseline_mean",
-            "endpoint_mean",
-            "mean_change",
-            "sd_change",
-            "mean_change_ci95_low",
-            "mean_change_ci95_high",
-            "t_statistic",
-            "p_value",
-            "cohens_dz",
-        ]
-    ].rename(columns={"p_value": "t_p_value"})
-    out.insert(out.columns.get_loc("t_p_value"), "t_df", (out["n_patients"] - 1).clip(lower=0))
-    analysed = outcomes.analysed
-    if by is not None and by not in analysed.columns:
-        raise DataValidationError(f"cannot group by '{by}': no such patient-level column")
-    groups = (
-        pd.Series(ALL, index=analysed.index)
-        if by is None
-        else analysed[by].astype("string").fillna("(missing)")
-    )
-    change = analysed["change"]
-    medians = change.groupby(groups).median()
-    overall = change.median() if len(change) else np.nan
-    out["median_change"] = out["group"].map(medians).where(out["group"] != ALL, overall)
-    tests = [wilcoxon_signed_rank(change.to_numpy())]
-    tests += [wilcoxon_signed_rank(change[groups == g].to_numpy()) for g in out["group"][1:]]
-    n, stat, p, method = zip(*tests, strict=True)
-    out["wilcoxon_n"] = np.asarray(n, dtype="int64")
-    out["wilcoxon_statistic"] = stat
-    out["wilcoxon_p_value"] = p
-    out["wilcoxon_method"] = method
-    return out.reindex(columns=list(PAIRED_COLUMNS)).reset_index(drop=True)
+    level of that patient-level column (sorted as text, as ``summarise_outcomes`` does).
+    Each row's parametric statistics are :func:`analytics.stats.summarise_outcomes` on that
+    group's patients. Columns: see the module docstring."""
+    rows = [_paired_row(outcomes, ALL)]
+    if by is not None:
+        groups = group_labels(outcomes.table, by)
+        for level in sorted(groups.unique()):
+            subset = replace(outcomes, table=outcomes.table.loc[groups == level])
+            rows.append(_paired_row(subset, str(level)))
+    out = pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
+    out["n_patients"] = out["n_patients"].astype("int64")
+    out["t_df"] = out["t_df"].astype("int64")
+    out["wilcoxon_n"] = out["wilcoxon_n"].astype("int64")
+    return out

@@ -10,6 +10,7 @@ from scipy import stats
 from analytics.charts_durability import paired_table
 from analytics.outcomes import derive_patient_outcomes
 from analytics.paired import PAIRED_COLUMNS, summarise_paired_change, wilcoxon_method
+from analytics.stats import summarise_outcomes
 
 
 def cohort(n: int = 80, seed: int = 3, sites=("A", "B", "C")) -> pd.DataFrame:
@@ -151,3 +152,20 @@ def test_whole_number_groups_display_without_decimals():
     df["prior"] = df["patient_id"].str[-1].astype(int) % 2 * 1.0
     out = summarise_paired_change(derive_patient_outcomes(df, "pcl5"), by="prior")
     assert list(paired_table(out)["Group"]) == ["All", "0", "1"]
+
+
+def test_group_rows_agree_with_summarise_outcomes_and_scipy_for_number_covariates():
+    # regression: float covariates with whole values (6.0) are labelled "6" by
+    # summarise_outcomes; every per-group statistic must still be computed
+    df = cohort()
+    df["prior"] = df["patient_id"].str[-1].astype(int) % 3 * 1.0
+    o = derive_patient_outcomes(df, "pcl5")
+    out = summarise_paired_change(o, by="prior").set_index("group")
+    ref = summarise_outcomes(o, by="prior").set_index("group")
+    assert list(out.index) == list(ref.index) == ["All", "0", "1", "2"]
+    for level in ("0", "1", "2"):
+        base, end = changes(df[df["prior"] == float(level)])
+        w = stats.wilcoxon(end - base, zero_method="wilcox", correction=False)
+        assert out.loc[level, "t_statistic"] == pytest.approx(ref.loc[level, "t_statistic"])
+        assert out.loc[level, "median_change"] == np.median(end - base)
+        assert out.loc[level, "wilcoxon_p_value"] == pytest.approx(w.pvalue)
