@@ -45,7 +45,10 @@ def column_label(column: str) -> str:
     return " ".join(out)
 
 
-_MD_SPECIAL = "\\`*_{}[]()<>#+-.!|~$"
+# What can start markup inside one line of Streamlit markdown: emphasis, code, links and
+# images ([ ] !), HTML (< >), strikethrough (~), LaTeX ($), tables (|), headings (#).
+# Hyphens, dots and parentheses stay as they are ("PCL-5", "Age (years)").
+_MD_SPECIAL = "\\`*_[]<>!~$|#"
 
 
 def escape_md(text: object) -> str:

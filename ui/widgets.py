@@ -7,7 +7,9 @@ from pathlib import Path
 import streamlit as st
 
 from analytics.outcomes import PatientOutcomes
-from ui.sidebar import View
+from ui import cache
+from ui.format import escape_md
+from ui.sidebar import View, current_view
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -43,3 +45,26 @@ def filters_text(filters: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
     if not filters:
         return "none (all patients)"
     return "; ".join(f"{col} = {' or '.join(values)}" for col, values in filters)
+
+
+def page_start(title: str) -> tuple[View, PatientOutcomes, tuple]:
+    """Every analysis page's first lines: the view from the sidebar, the outcomes table,
+    the title, the synthetic-data label, and a plain message (and stop) when the sidebar
+    has no view yet or the filters match nobody. Returns the view, the outcomes and the
+    cache arguments ``(dataset_id, instrument, definition, filters)``."""
+    view = current_view()
+    if view is None:
+        st.info("Choose a dataset and an instrument in the sidebar to begin.")
+        st.stop()
+    args = (view.dataset_id, view.instrument, view.definition, view.filters)
+    outcomes = cache.outcomes(*args)
+    inst = outcomes.instrument
+    st.title(f"{title} · {escape_md(inst.label)}")
+    synthetic_notice(view)
+    if outcomes.table.empty:
+        st.info(
+            f"No patients with a {escape_md(inst.label)} assessment match these filters "
+            f"({escape_md(filters_text(view.filters))}). Widen the filters in the sidebar."
+        )
+        st.stop()
+    return view, outcomes, args
