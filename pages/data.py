@@ -69,6 +69,11 @@ with tab_upload:
 
     st.subheader("1 · Map the columns")
     st.caption(f"Starting from {how}.")
+    declared = upload.custom_instruments_form()
+    known = {i.id for i in profile.instruments}
+    profile = profile.with_(
+        instruments=(*profile.instruments, *(i for i in declared if i.id not in known))
+    )
     registry = profile.registry
     flagged = {f.column for f in upload.raw_findings(source.file_id, sheet, table)}
     mapping = upload.mapping_editor(

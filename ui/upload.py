@@ -280,3 +280,45 @@ def dataset_manager(user: User) -> None:
                 store().delete(r.id)
                 store().record_event("delete", user=user.email, dataset_id=r.id)
                 st.rerun()
+
+
+CUSTOM = "data_custom_instruments"  # list of dicts: the custom instruments declared here
+
+
+def custom_instruments_form() -> tuple[Instrument, ...]:
+    """Declare a custom instrument (name, range, direction, thresholds); returns all
+    declared in this session, for the mapping's instrument choices and the profile."""
+    from analytics.instruments import custom_instrument
+
+    declared: list[dict] = st.session_state.setdefault(CUSTOM, [])
+    with st.expander("Declare a custom instrument", icon=":material/add_circle:"):
+        with st.form("custom_instrument", clear_on_submit=True, border=False):
+            c1, c2 = st.columns(2)
+            iid = c1.text_input("Id (lower case, e.g. ucla_ptsd_ri)")
+            name = c2.text_input("Name")
+            c3, c4, c5 = st.columns(3)
+            lo = c3.number_input("Lowest score", value=0.0)
+            hi = c4.number_input("Highest score", value=68.0)
+            worse = c5.checkbox("Higher is worse", value=True)
+            c6, c7 = st.columns(2)
+            pct = c6.number_input("Response: % reduction", 1.0, 100.0, value=50.0)
+            remission = c7.number_input("Remission: score below (optional)", value=None)
+            if st.form_submit_button("Add instrument"):
+                spec = {"id": iid.strip(), "name": name.strip(), "min": lo, "max": hi}
+                spec |= {"higher_is_worse": worse, "response_pct": pct}
+                if remission is not None:
+                    spec["remission_below"] = remission
+                try:
+                    custom_instrument(spec)
+                    declared.append(spec)
+                except DataValidationError as exc:
+                    st.error(str(exc))
+        for spec in declared:
+            st.caption(f"{spec['id']}: {spec['name']}, {spec['min']:g}-{spec['max']:g}")
+    out = []
+    for spec in declared:
+        try:
+            out.append(custom_instrument(spec))
+        except DataValidationError:
+            continue
+    return tuple(out)

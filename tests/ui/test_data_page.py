@@ -156,3 +156,14 @@ def test_unknown_dataset_id_falls_back_to_the_demo(data_dir):
     assert not at.exception
     assert any("no longer available" in w for w in texts(at.sidebar.warning))
     assert next(m for m in at.metric if m.label == "Patients").value == "720"
+
+
+def test_a_custom_instrument_declared_on_the_page_is_offered_and_saved(data_dir):
+    from ui.upload import CUSTOM
+
+    spec = {"id": "ucla_ptsd_ri", "name": "UCLA PTSD Reaction Index", "min": 0.0, "max": 68.0}
+    at = data_page(data_example=LONG, **{CUSTOM: [spec]})
+    assert any("ucla_ptsd_ri: UCLA PTSD Reaction Index" in c for c in texts(at.caption))
+    next(b for b in at.button if b.label == "Save dataset").click().run()
+    saved = open_store(data_dir).list()[0].profile_toml
+    assert 'id = "ucla_ptsd_ri"' in saved and "UCLA PTSD Reaction Index" in saved
