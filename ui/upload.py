@@ -72,9 +72,13 @@ def raw_findings(file_id: str, sheet: str | None, _table: RawTable) -> tuple:
 def starting_profile(table: RawTable, profile_file: bytes | None) -> tuple[ImportProfile, str]:
     """An uploaded profile, else a saved profile whose columns match, else a guess."""
     if profile_file is not None:
-        return parse_profile(profile_file.decode("utf-8"), source="uploaded profile"), (
-            "the uploaded import profile"
-        )
+        try:
+            text = profile_file.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataValidationError(
+                "the import profile is not UTF-8 text", file="uploaded profile"
+            ) from None
+        return parse_profile(text, source="uploaded profile"), "the uploaded import profile"
     match = store().find_profile_for_columns(table.columns)
     if match is not None:
         return parse_profile(match.toml_text, source=match.name), f"saved profile '{match.name}'"
