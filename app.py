@@ -29,6 +29,9 @@ pages = {
         st.Page("pages/durability.py", title="Durability", icon=":material/timeline:"),
         st.Page("pages/statistics.py", title="Statistics", icon=":material/functions:"),
     ],
+    "Models": [
+        st.Page("pages/prediction.py", title="Who responds", icon=":material/psychology:"),
+    ],
     "Data": [
         st.Page("pages/data.py", title="Upload and datasets", icon=":material/upload_file:"),
     ],

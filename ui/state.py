@@ -64,3 +64,13 @@ TRAJ_BY = "trajectories_by"
 TRAJ_COMPARE = "trajectories_compare"  # further instruments, with "pct_of_max" only
 TRAJ_BANDS = "trajectories_bands"
 RESP_BY = "responders_by"
+
+
+# Prediction page
+PRED_ON_TREATMENT = "prediction_on_treatment"
+PRED_MODEL = "prediction_model"  # "logistic" | "gbm"
+PRED_FEATURES = "prediction_features"
+PRED_REPEATS = "prediction_repeats"
+PRED_FIT = "prediction_fit_requested"  # True once "Fit model" was pressed
+PRED_THRESHOLD = "prediction_threshold"  # percent, 5-95
+PRED_WHAT_IF_PREFIX = "prediction_what_if__"
