@@ -25,9 +25,9 @@ run: $(VENV)/.runtime
 
 ## browser: Debian's Chromium for the real-browser tests (Playwright drives it by path)
 browser:
-	@test -x $(CHROMIUM) || { \
-		echo "Installing Debian's chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x $(CHROMIUM) && command -v pdftotext >/dev/null || { \
+		echo "Installing Debian's chromium and poppler-utils for the browser and PDF tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils; }
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

@@ -32,6 +32,7 @@ pages = {
     "Models": [
         st.Page("pages/prediction.py", title="Who responds", icon=":material/psychology:"),
     ],
+    "Reports": [st.Page("pages/report.py", title="Report", icon=":material/description:")],
     "Data": [
         st.Page("pages/data.py", title="Upload and datasets", icon=":material/upload_file:"),
     ],

@@ -24,7 +24,7 @@ from analytics import __version__
 from analytics.errors import DataValidationError
 
 EXIT_BAD_INPUT = 2
-COMMANDS: tuple[str, ...] = ("validate", "summary", "mixed", "model")
+COMMANDS: tuple[str, ...] = ("validate", "summary", "mixed", "model", "report")
 
 
 def command(name: str) -> ModuleType:

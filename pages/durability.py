@@ -11,6 +11,7 @@ from analytics.charts_durability import (
 from ui import cache, config, links
 from ui import cache_durability as cd
 from ui import format as fmt
+from ui import report_widgets as rw
 from ui import state as k
 from ui.sidebar import current_view
 from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
@@ -119,3 +120,10 @@ show(
 
 definitions_panel(outcomes, filters_text(view.filters))
 how_computed("durability")
+rw.section_exports(view, "durability", by=by)
+rw.reproduce_panel(
+    view,
+    "report",
+    options=rw.section_options("durability", by),
+    what="Writes these curves and tables (in days) to a report; with `--json` it prints them",
+)

@@ -7,6 +7,7 @@ from ui import cache, config, links
 from ui import format as fmt
 from ui import state as k
 from ui.headline import headline_tiles
+from ui.report_widgets import overview_exports, reproduce_panel
 from ui.sidebar import current_view
 from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
 
@@ -82,3 +83,5 @@ with right:
 
 definitions_panel(outcomes, filters_text(view.filters))
 how_computed("overview")
+overview_exports(view, outcomes, row, traj, fig)
+reproduce_panel(view, "summary")

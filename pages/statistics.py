@@ -14,6 +14,7 @@ from analytics.errors import DataValidationError
 from ui import cache, config, links
 from ui import cache_durability as cd
 from ui import format as fmt
+from ui import report_widgets as rw
 from ui import state as k
 from ui.sidebar import current_view
 from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
@@ -118,3 +119,14 @@ st.caption(PAIRED_NOTE)
 
 definitions_panel(outcomes, filters_text(view.filters))
 how_computed("statistics")
+rw.reproduce_panel(
+    view,
+    "mixed",
+    options=rw.mixed_options(
+        time,
+        covariates,
+        bool(st.session_state.get(k.STATS_RANDOM_SLOPE)),
+        st.session_state.get(k.STATS_METHOD, "ML") == "REML",
+    ),
+    what="Prints the mixed model's numbers",
+)

@@ -36,3 +36,18 @@ def max_upload_bytes() -> int:
     except (TypeError, ValueError):
         mb = 200.0
     return int(max(1.0, mb) * 1024 * 1024)
+
+
+def patient_level_allowed() -> bool:
+    """Whether patient-level views and exports (individual trajectories, the waterfall,
+    patient lists, the patient outcomes table) are on for this deployment:
+    ``patient_level_views`` in secrets or ``OUTCOMES_PATIENT_LEVEL`` in the environment
+    (``0``, ``false``, ``no`` or ``off`` switch them off); default on."""
+    value = _secret("patient_level_views")
+    if value is None:
+        value = os.environ.get("OUTCOMES_PATIENT_LEVEL")
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in {"0", "false", "no", "off"}

@@ -74,3 +74,9 @@ PRED_REPEATS = "prediction_repeats"
 PRED_FIT = "prediction_fit_requested"  # True once "Fit model" was pressed
 PRED_THRESHOLD = "prediction_threshold"  # percent, 5-95
 PRED_WHAT_IF_PREFIX = "prediction_what_if__"
+
+
+# Report page
+REPORT_SECTIONS = "report_sections"
+REPORT_BY = "report_by"
+REPORT_BUILT = "report_built"  # a new value per click on "Build report"
