@@ -59,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(json.dumps(result, indent=2) if args.json else mod.format_text(result))
+    try:
+        print(json.dumps(result, indent=2) if args.json else mod.format_text(result))
+    except BrokenPipeError:  # `| head` closed the pipe: not an error of the input
+        sys.stderr.close()
+        return 0
     code = mod.exit_code(result) if hasattr(mod, "exit_code") else 0
     if code:
         print(f"{args.file}: {result.get('n_errors', '')} errors (see the report)", file=sys.stderr)

@@ -13,28 +13,12 @@ from ui import cache_durability as cd
 from ui import format as fmt
 from ui import report_widgets as rw
 from ui import state as k
-from ui.sidebar import current_view
-from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
+from ui.widgets import definitions_panel, filters_text, how_computed, page_start
 
 TIME_OPTIONS = {"day": "Days since first infusion", "infusions": "Infusions received"}
 
-view = current_view()
-if view is None:
-    st.info("Choose a dataset and an instrument in the sidebar to begin.")
-    st.stop()
-
-args = (view.dataset_id, view.instrument, view.definition, view.filters)
-outcomes = cache.outcomes(*args)
-inst = outcomes.instrument
-resolved = outcomes.resolved
-st.title(f"Durability · {inst.label}")
-synthetic_notice(view)
-if outcomes.table.empty:
-    st.info(
-        f"No patients with a {inst.label} assessment match these filters "
-        f"({filters_text(view.filters)}). Widen the filters in the sidebar."
-    )
-    st.stop()
+view, outcomes, args = page_start("Durability")
+inst, resolved = outcomes.instrument, outcomes.resolved
 if resolved.response_pct is None:
     st.info(
         f"Response is not defined for {inst.label} (no sourced default). Set a response "

@@ -8,25 +8,10 @@ from ui import format as fmt
 from ui import state as k
 from ui.headline import headline_tiles
 from ui.report_widgets import overview_exports, reproduce_panel
-from ui.sidebar import current_view
-from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
+from ui.widgets import definitions_panel, filters_text, how_computed, page_start
 
-view = current_view()
-if view is None:
-    st.info("Choose a dataset and an instrument in the sidebar to begin.")
-    st.stop()
-
-args = (view.dataset_id, view.instrument, view.definition, view.filters)
-outcomes = cache.outcomes(*args)
+view, outcomes, args = page_start("Overview")
 inst = outcomes.instrument
-st.title(f"Overview · {inst.label}")
-synthetic_notice(view)
-if outcomes.table.empty:
-    st.info(
-        f"No patients with a {inst.label} assessment match these filters "
-        f"({filters_text(view.filters)}). Widen the filters in the sidebar."
-    )
-    st.stop()
 
 row = cache.summary(*args).iloc[0]
 counts = cache.cohort_counts(view.dataset_id, view.instrument, view.filters)

@@ -7,20 +7,12 @@ from analytics.charts_trajectories import definition_text
 from ui import cache, config, links
 from ui import cache_responders as cr
 from ui import format as fmt
+from ui import report_widgets as rw
 from ui import state as k
-from ui.sidebar import current_view
-from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
+from ui.widgets import definitions_panel, filters_text, how_computed, page_start
 
-view = current_view()
-if view is None:
-    st.info("Choose a dataset and an instrument in the sidebar to begin.")
-    st.stop()
-
-args = (view.dataset_id, view.instrument, view.definition, view.filters)
-outcomes = cache.outcomes(*args)
+view, outcomes, args = page_start("Responders")
 inst, resolved = outcomes.instrument, outcomes.resolved
-st.title(f"Responders · {inst.label}")
-synthetic_notice(view)
 if outcomes.analysed.empty:
     st.info(
         f"No {inst.label} patients with a baseline and an endpoint match these filters "
@@ -118,3 +110,10 @@ def review_treatment() -> None:
 review_treatment()
 definitions_panel(outcomes, filters_text(view.filters))
 how_computed("responders")
+rw.section_exports(view, "responders", by=by)
+rw.reproduce_panel(
+    view,
+    "summary",
+    options=(("--by", by),) if by else (),
+    what="Prints the response, remission and reliable-change numbers (per group with `--by`)",
+)

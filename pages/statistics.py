@@ -16,27 +16,12 @@ from ui import cache_durability as cd
 from ui import format as fmt
 from ui import report_widgets as rw
 from ui import state as k
-from ui.sidebar import current_view
-from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
+from ui.widgets import definitions_panel, filters_text, how_computed, page_start
 
 TIME_OPTIONS = {"day": "Days", "infusions": "Infusions"}
 
-view = current_view()
-if view is None:
-    st.info("Choose a dataset and an instrument in the sidebar to begin.")
-    st.stop()
-
-args = (view.dataset_id, view.instrument, view.definition, view.filters)
-outcomes = cache.outcomes(*args)
+view, outcomes, args = page_start("Statistics")
 inst = outcomes.instrument
-st.title(f"Statistics · {inst.label}")
-synthetic_notice(view)
-if outcomes.table.empty:
-    st.info(
-        f"No patients with a {inst.label} assessment match these filters "
-        f"({filters_text(view.filters)}). Widen the filters in the sidebar."
-    )
-    st.stop()
 min_cell = config.min_cell_size()
 note = " · synthetic demo data" if view.dataset.synthetic else ""
 

@@ -7,26 +7,13 @@ from analytics.trajectory_stats import DEFAULT_SEED
 from ui import cache, config, links
 from ui import cache_responders as cr
 from ui import format as fmt
+from ui import report_widgets as rw
 from ui import state as k
-from ui.sidebar import current_definition, current_view
-from ui.widgets import definitions_panel, filters_text, how_computed, synthetic_notice
+from ui.sidebar import current_definition
+from ui.widgets import definitions_panel, filters_text, how_computed, page_start
 
-view = current_view()
-if view is None:
-    st.info("Choose a dataset and an instrument in the sidebar to begin.")
-    st.stop()
-
-args = (view.dataset_id, view.instrument, view.definition, view.filters)
-outcomes = cache.outcomes(*args)
+view, outcomes, args = page_start("Trajectories")
 inst = outcomes.instrument
-st.title(f"Trajectories · {inst.label}")
-synthetic_notice(view)
-if outcomes.table.empty:
-    st.info(
-        f"No patients with a {inst.label} assessment match these filters "
-        f"({filters_text(view.filters)}). Widen the filters in the sidebar."
-    )
-    st.stop()
 
 min_cell = config.min_cell_size()
 note = "synthetic demo data" if view.dataset.synthetic else ""
@@ -128,3 +115,11 @@ else:
 
 definitions_panel(outcomes, filters_text(view.filters))
 how_computed("trajectories")
+rw.section_exports(view, "trajectories", by=by)
+rw.reproduce_panel(
+    view,
+    "report",
+    options=rw.section_options("trajectories", by),
+    what="Writes the mean trajectories (by infusions and by days) to a report; with `--json` "
+    "it prints their numbers",
+)
