@@ -47,7 +47,9 @@ else:
         st.dataframe(cr.comparison_display(comparison), hide_index=True)
     elif by:
         st.caption("Too few groups with numbers shown to compare.")
-if len(outcomes.analysed) < min_cell:
+if not config.patient_level_allowed():
+    st.info("Patient-level views (the waterfall, the review list) are off for this deployment.")
+elif len(outcomes.analysed) < min_cell:
     st.info(f"Patient-level charts are not shown for fewer than {min_cell} patients.")
 else:
     bars, counts = cr.waterfall(*args, min_cell_size=min_cell)
@@ -107,7 +109,8 @@ def review_treatment() -> None:
     st.dataframe(review, hide_index=True, column_config=cr.REVIEW_COLUMNS)
 
 
-review_treatment()
+if config.patient_level_allowed():
+    review_treatment()
 definitions_panel(outcomes, filters_text(view.filters))
 how_computed("responders")
 rw.section_exports(view, "responders", by=by)

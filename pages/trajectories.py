@@ -94,7 +94,9 @@ else:
 
 st.subheader("Individual patients")
 points, n_patients = cr.spaghetti(*args, time=time)
-if n_patients < min_cell:
+if not config.patient_level_allowed():
+    st.info("Patient-level views are switched off for this deployment.")
+elif n_patients < min_cell:
     st.info(f"Individual patients are not shown for fewer than {min_cell} patients.")
 elif points.empty:
     st.info("No assessments with a day since the first infusion: choose the infusions axis.")

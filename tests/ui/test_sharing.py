@@ -310,3 +310,15 @@ def test_trajectories_and_responders_choices_travel_in_links(data_dir):
     assert not at.sidebar.warning
     at = app(params={k.RESP_BY: "sex"}, page="pages/responders.py")
     assert at.selectbox(key=k.RESP_BY).value == "sex"
+
+
+def test_patient_level_views_can_be_switched_off(data_dir, monkeypatch):
+    on = app(page="pages/responders.py")
+    assert any(s.value == "Review treatment" for s in on.subheader)
+    monkeypatch.setenv("OUTCOMES_PATIENT_LEVEL", "off")
+    off = app(page="pages/responders.py")
+    assert not any(s.value == "Review treatment" for s in off.subheader)
+    assert any("off for this deployment" in i for i in texts(off.info))
+    assert "responders_waterfall" not in [c.key for c in off.get("plotly_chart") if c.key]
+    traj = app(page="pages/trajectories.py")
+    assert any("switched off" in i for i in texts(traj.info))
