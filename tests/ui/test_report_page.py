@@ -124,3 +124,33 @@ def test_other_pages_show_their_command(page, subcommand):
     (cmd,) = commands(at)
     assert cmd.startswith(f"python -m analytics {subcommand} sample_data/demo_cohort.csv ")
     assert "--where sex=Female" in cmd
+
+
+def test_responders_reproduce_command_prints_the_pages_rates():
+    from tests.ui.test_responders_page import figures, values
+
+    at = run_page("pages/responders.py", **{k.RESP_BY: "sex", k.filter_key("site"): ["Clinic A"]})
+    (cmd,) = commands(at)
+    assert cmd == (
+        "python -m analytics summary sample_data/demo_cohort.csv --instrument pcl5 "
+        "--where 'site=Clinic A' --by sex"
+    )
+    ref = run_command(cmd)
+    forest = figures(at)["response and remission rates"]
+    response, remission = (t for t in forest["data"] if t.get("mode") == "markers")
+    want = [ref["responders"]["pct"], *(g["responders"]["pct"] for g in ref["groups"])]
+    assert values(response["x"]) == pytest.approx(want)
+    want = [ref["remitters"]["pct"], *(g["remitters"]["pct"] for g in ref["groups"])]
+    assert values(remission["x"]) == pytest.approx(want)
+    labels = [b.label for b in at.get("download_button")]
+    assert "Response and remission rates · CSV" in labels
+    assert "Reliable change · PNG" in labels or any("PNG needs" in c.value for c in at.caption)
+
+
+def test_trajectories_page_offers_its_report_command():
+    at = run_page("pages/trajectories.py")
+    (cmd,) = commands(at)
+    assert cmd == (
+        "python -m analytics report sample_data/demo_cohort.csv --instrument pcl5 "
+        "--sections trajectories --out trajectories.html"
+    )
