@@ -8,7 +8,6 @@ from ui import cache, config, links
 from ui import cache_responders as cr
 from ui import format as fmt
 from ui import report_widgets as rw
-from ui import report_widgets as rw
 from ui import state as k
 from ui.widgets import definitions_panel, filters_text, how_computed, page_start
 
@@ -114,13 +113,6 @@ if config.patient_level_allowed():
     review_treatment()
 definitions_panel(outcomes, filters_text(view.filters))
 how_computed("responders")
-rw.section_exports(view, "responders", by=by)
-rw.reproduce_panel(
-    view,
-    "summary",
-    options=(("--by", by),) if by else (),
-    what="Prints the response, remission and reliable-change numbers (per group with `--by`)",
-)
 rw.section_exports(view, "responders", by=by)
 rw.reproduce_panel(
     view,

@@ -8,7 +8,6 @@ from ui import cache, config, links
 from ui import cache_responders as cr
 from ui import format as fmt
 from ui import report_widgets as rw
-from ui import report_widgets as rw
 from ui import state as k
 from ui.sidebar import current_definition
 from ui.widgets import definitions_panel, filters_text, how_computed, page_start
@@ -118,14 +117,6 @@ else:
 
 definitions_panel(outcomes, filters_text(view.filters))
 how_computed("trajectories")
-rw.section_exports(view, "trajectories", by=by)
-rw.reproduce_panel(
-    view,
-    "report",
-    options=rw.section_options("trajectories", by),
-    what="Writes the mean trajectories (by infusions and by days) to a report; with `--json` "
-    "it prints their numbers",
-)
 rw.section_exports(view, "trajectories", by=by)
 rw.reproduce_panel(
     view,
