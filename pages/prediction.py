@@ -7,6 +7,7 @@ from analytics import models as md
 from analytics.errors import DataValidationError
 from analytics.features import ON_TREATMENT, default_features
 from ui import cache_models, config
+from ui import report_widgets as rw
 from ui import state as k
 from ui.widgets import definitions_panel, filters_text, how_computed, page_start
 
@@ -195,3 +196,21 @@ c[1].download_button(
 )
 definitions_panel(outcomes, filters_text(view.filters))
 how_computed("prediction")
+rw.exports_panel(
+    view,
+    None,
+    key="prediction_exports",
+    tables={"Validation": ch.metrics_display(model), "Odds ratios": ch.odds_ratio_display(model)}
+    if model.odds_ratios.ok
+    else {"Validation": ch.metrics_display(model)},
+    figures={
+        "ROC curve": ch.plot_roc(model, subtitle=sub),
+        "Importance": ch.plot_importance(model, subtitle=sub),
+    },
+)
+rw.reproduce_panel(
+    view,
+    "model",
+    options=rw.model_options(features, spec.model, spec.n_repeats),
+    what="Prints the model's validation, importance and odds ratios (same seed, same numbers)",
+)

@@ -425,3 +425,8 @@ def mixed_options(time: str, covariates: Sequence[str], random_slope: bool, reml
     if reml:
         out.append(("--reml", None))
     return tuple(out)
+
+
+def model_options(features: Sequence[str], model: str, n_repeats: int) -> Options:
+    """The ``model`` command's options for the Prediction page's choices."""
+    return (("--features", ",".join(features)), ("--model", model), ("--repeats", str(n_repeats)))

@@ -154,3 +154,22 @@ def test_trajectories_page_offers_its_report_command():
         "python -m analytics report sample_data/demo_cohort.csv --instrument pcl5 "
         "--sections trajectories --out trajectories.html"
     )
+
+
+def test_prediction_reproduce_command_prints_the_models_numbers():
+    state = {
+        k.PRED_FIT: True,
+        k.PRED_FEATURES: ["baseline_pcl5", "age_band"],
+        k.PRED_REPEATS: 1,
+        k.PRED_MODEL: "logistic",
+    }
+    at = run_page("pages/prediction.py", **state)
+    (cmd,) = commands(at)
+    assert cmd == (
+        "python -m analytics model sample_data/demo_cohort.csv --instrument pcl5 "
+        "--features baseline_pcl5,age_band --model logistic --repeats 1"
+    )
+    ref = run_command(cmd)
+    assert metrics(at)["AUROC"] == f"{ref['auroc']:.2f}"
+    labels = [b.label for b in at.get("download_button")]
+    assert "Validation · CSV" in labels
