@@ -173,3 +173,21 @@ def test_prediction_reproduce_command_prints_the_models_numbers():
     assert metrics(at)["AUROC"] == f"{ref['auroc']:.2f}"
     labels = [b.label for b in at.get("download_button")]
     assert "Validation · CSV" in labels
+
+
+def test_a_model_fitted_in_the_session_is_offered_as_a_section():
+    state = {
+        k.PRED_FIT: True,
+        k.PRED_FEATURES: ["baseline_pcl5", "age_band"],
+        k.PRED_REPEATS: 1,
+        k.REPORT_SECTIONS: ["outcomes", "model"],
+        k.REPORT_BUILT: "build-model",
+    }
+    at = run_page(REPORT, **state)
+    assert "Response model" in at.multiselect(key=k.REPORT_SECTIONS).options
+    assert "Report ready: 2 sections" in at.success[0].value
+    (cmd,) = commands(at)
+    assert cmd.endswith(
+        "--features baseline_pcl5,age_band --model logistic --repeats 1 "
+        "--sections outcomes,model --out report.html"
+    )
