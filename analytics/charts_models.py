@@ -201,7 +201,11 @@ def plot_calibration(
     centres = (cal["bin_low"] + cal["bin_high"]) / 2 * 100
     counts = cal["n_patients"].to_numpy()
     label = suppressed_label(min_cell_size)
-    text = [label if h else f"{c:,}" for c, h in zip(counts, hide, strict=True)]
+    small = is_small(counts, min_cell_size)
+    text = [
+        (label if s else "hidden") if h else f"{c:,}"
+        for c, h, s in zip(counts, hide, small, strict=True)
+    ]
     fig.add_trace(
         go.Bar(
             x=centres,
@@ -381,14 +385,14 @@ def plot_partial_dependence(model: ResponseModel, *, subtitle: str) -> go.Figure
             col=i,
         )
         fig.update_xaxes(title=model.labels[f], row=1, col=i)
-    fig.update_yaxes(title="Predicted probability of response (%)", ticksuffix="%", row=1, col=1)
+    fig.update_yaxes(title="Predicted response (%)", ticksuffix="%", row=1, col=1)
     fig = apply_layout(
         fig,
         "How the prediction changes with each feature (partial dependence)",
         "Average prediction when every patient is given that value, others as recorded; "
         f"5th–95th percentile of the feature<br>{subtitle}",
     )
-    fig.update_layout(height=500, margin=dict(t=160, b=120), legend=dict(y=-0.3))
+    fig.update_layout(height=520, margin=dict(t=160, b=140), legend=dict(y=-0.4))
     return fig
 
 

@@ -273,6 +273,49 @@ def test_calibration_table_matches_sklearn_calibration_curve():
     assert (table["observed_ci95_low"] <= table["observed"]).all()
 
 
+def test_calibration_chart_suppresses_small_bins_and_labels_complements(logistic):
+    from analytics.charts_models import hidden_counts, plot_calibration
+
+    assert list(hidden_counts([9, 56, 24, 0], 11)) == [True, False, True, False]
+    assert list(hidden_counts([5, 8, 56], 11)) == [True, True, False]  # 13 hidden: enough
+    fig = plot_calibration(logistic, subtitle="s", min_cell_size=11)
+    bars = next(t for t in fig.data if t.type == "bar")
+    counts = logistic.calibration["n_patients"].to_numpy()
+    for n, text in zip(counts, bars.text, strict=True):
+        if 0 < n < 11:
+            assert text == "<11"
+        elif text == "hidden":
+            assert n >= 11
+        else:
+            assert text == f"{n:,}"
+    points = next(t for t in fig.data if t.name == "Observed responders (95% CI)")
+    assert len(points.x) == sum(
+        t not in ("<11", "hidden") and n > 0 for n, t in zip(counts, bars.text, strict=True)
+    )
+
+
+def test_confusion_display_hides_small_cells_their_row_partner_and_rates():
+    from analytics.charts_models import confusion_display
+
+    summary = pd.DataFrame(
+        {
+            "statistic": [
+                *("true_positive", "false_negative", "false_positive", "true_negative"),
+                *("sensitivity", "specificity", "ppv", "npv"),
+            ],
+            "value": [5, 300, 40, 200, 5 / 305, 200 / 240, 5 / 45, 200 / 500],
+            "ci95_low": [np.nan] * 4 + [0.01, 0.78, 0.05, 0.36],
+            "ci95_high": [np.nan] * 4 + [0.04, 0.88, 0.24, 0.44],
+        }
+    )
+    matrix, rates = confusion_display(summary, min_cell_size=11)
+    assert matrix.loc["Responders"].tolist() == ["<11", "hidden"]
+    assert matrix.loc["Non-responders"].tolist() == ["40", "200"]
+    r = rates.set_index("statistic")["value"]
+    assert r["Sensitivity"].startswith("hidden") and r["Specificity"] == "83%"
+    assert r["Positive predictive value"].startswith("hidden")
+
+
 def test_corrected_fold_variance_known_answer():
     values = np.array([0.6, 0.7, 0.8, 0.7])
     # (1/4 + 1/(5-1)) x sample variance 0.00666...
