@@ -98,8 +98,10 @@ def start_streamlit(
     log_path: Path,
     extra_args: Sequence[str] = (),
     timeout_s: float = STARTUP_TIMEOUT_S,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Run `streamlit run APP_PATH` on a free loopback port; yield its base URL.
+    """Run `streamlit run APP_PATH` on a free loopback port (or on `port`, e.g. one chosen
+    with `free_port()` beforehand when a secrets file must name it); yield its base URL.
 
     The child gets a copy of `os.environ` with `OUTCOMES_DATA_DIR=data_dir`; its stdout and
     stderr go to `log_path`; `extra_args` are appended to the command line. Waits (polling
@@ -109,7 +111,7 @@ def start_streamlit(
     """
     if not app_path.is_file():
         raise HarnessError(f"app script not found: {app_path} (set {APP_ENV_VAR} to override)")
-    port = free_port()
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, DATA_DIR_ENV_VAR: str(data_dir)}
     # the project's launcher (ui/serve.py): `streamlit run` with its legacy pages/ mode off,
@@ -162,9 +164,11 @@ def running_app(
     log_name: str = "streamlit",
     data_dir: Path | None = None,
     extra_args: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[str]:
     """`start_streamlit` with defaults: the app from `default_app_path()`, cwd = its folder,
-    a fresh temporary data dir (unless given), log at `artifacts/LOG_NAME.log`."""
+    a fresh temporary data dir (unless given), log at `artifacts/LOG_NAME.log`, a free port
+    (unless given)."""
     app = (app_path or default_app_path()).resolve()
     with (
         tempfile.TemporaryDirectory(prefix="outcomes-e2e-data-") as tmp,
@@ -174,6 +178,7 @@ def running_app(
             data_dir=data_dir or Path(tmp),
             log_path=ARTIFACTS_DIR / f"{log_name}.log",
             extra_args=extra_args,
+            port=port,
         ) as base_url,
     ):
         yield base_url
