@@ -218,8 +218,8 @@ def plot_band_distribution(
     sub = f"By {scheme} · N = {n:,} analysed patients<br>{note.lstrip(' ·')}"
     fig = apply_layout(fig, f"{inst.label} severity at baseline and endpoint", sub)
     fig.update_layout(
-        height=420,
-        margin=dict(b=140),
-        legend=dict(traceorder="normal", y=-0.55, title=dict(text="")),
+        height=300 + 22 * (len(cats) + 1),
+        margin=dict(b=80 + 22 * (len(cats) + 1)),
+        legend=dict(traceorder="normal", y=-0.3, yanchor="top", title=dict(text="")),
     )
     return fig

@@ -90,7 +90,8 @@ def _sign_in_screen() -> None:
     st.title("Infusion Outcomes")
     st.markdown(
         "This dashboard holds clinic outcome data. **Sign in** with your organisation "
-        "account to continue; a shared link opens once you are signed in."
+        "account to continue. If you came from a shared link, open it again once you are "
+        "signed in."
     )
     st.button("Sign in", type="primary", icon=":material/login:", on_click=st.login)
 

@@ -26,6 +26,7 @@ from ui.format import escape_md
 LINK_PARAMS = "link_params"  # the query parameters the session was opened with
 LINK_PROBLEMS = "link_problems"  # what could not be applied, shown once
 _REGISTERED = "link_registered"  # this run's (key, default) pairs
+_MEMORY = "link_memory"  # non-default choices of pages not shown now (restored on return)
 
 Validator = Sequence[str] | Callable[[str], bool]
 
@@ -93,6 +94,13 @@ def take(
     ss.setdefault(_REGISTERED, {})[key] = default
     pending: dict = ss.get(LINK_PARAMS, {})
     if key not in pending:
+        # Streamlit forgets a page's widget state while another page runs: bring back the
+        # choice the user made on this page, if it is still a valid one
+        remembered = ss.get(_MEMORY, {}).get(key)
+        if key not in ss and remembered is not None:
+            values = remembered if isinstance(remembered, list) else [remembered]
+            if all(_valid(str(v), valid) for v in values):
+                ss[key] = remembered
         return
     values = pending.pop(key)
     good = [v for v in values if _valid(v, valid)]
@@ -109,10 +117,13 @@ def publish() -> None:
     """Write this run's non-default choices to the URL (defaults stay out)."""
     ss = st.session_state
     out: dict[str, Any] = {}
+    memory: dict = ss.setdefault(_MEMORY, {})
     for key, default in ss.get(_REGISTERED, {}).items():
         value = ss.get(key, default)
         if value is None or value == default or value == []:
+            memory.pop(key, None)
             continue
+        memory[key] = list(value) if isinstance(value, list | tuple) else value
         if isinstance(value, list | tuple):
             out[key] = [str(v) for v in value]
         elif isinstance(value, float) and value.is_integer():

@@ -193,12 +193,6 @@ def test_demo_link_restores_instrument_filter_grouping_and_page(
     screenshot(fresh, "sharing_demo_responders_fresh")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug (reported): the Overview's 'Split by' (key 'split') is a page widget; "
-    "Streamlit drops its state while another page runs, so back on the Overview the grouping "
-    "is 'No split' and the copied link no longer carries split=sex",
-)
 def test_overview_grouping_survives_a_visit_to_another_page(
     page: Page, streamlit_server: str
 ) -> None:
