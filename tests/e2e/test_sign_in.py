@@ -143,7 +143,7 @@ def test_shared_link_opened_signed_out_asks_for_sign_in_first(
     page.goto(signed_app.base_url + SHARED_LINK)
     wait_for_app(page)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    expect(page.get_by_text("a shared link opens once you are signed in")).to_be_visible()
+    expect(page.get_by_text("open it again once you are signed in")).to_be_visible()
     expect_no_data(page)
     expect(page.get_by_role("heading", name=re.compile("Responders"))).to_have_count(0)
     screenshot(page, "sign_in_shared_link_signed_out")
