@@ -94,23 +94,25 @@ class _Issues:
         self,
         mask: pd.Series | np.ndarray,
         severity: str,
-        column: str | pd.Series,
+        column: str | pd.Series | _PerRow,
         values: pd.Series,
-        message: str | pd.Series,
+        message: str | pd.Series | _PerRow,
     ) -> None:
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
-        msg = message[mask].to_numpy() if isinstance(message, pd.Series) else message
-        if isinstance(column, pd.Series):
-            column = column.to_numpy()[mask]
+        # Only the flagged rows are turned into text: on a file of millions of rows with a
+        # handful of problems, converting whole columns would cost more than the checks.
+        msg = _pick(message, mask) if not isinstance(message, str) else message
+        if not isinstance(column, str):
+            column = _pick(column, mask)
         self._chunks.append(
             pd.DataFrame(
                 {
                     "severity": severity,
                     "row": self._rows.to_numpy()[mask],
                     "column": column,
-                    "value": values.astype("string").to_numpy()[mask],
+                    "value": values[mask].astype("string").to_numpy(),
                     "message": msg,
                 }
             )
@@ -123,16 +125,136 @@ class _Issues:
         return out.sort_values(["row", "severity"], kind="stable").reset_index(drop=True)
 
 
-def _blank(values: pd.Series) -> pd.Series:
+class _PerRow:
+    """A per-row text column (an issue's column or message) computed only for the rows an
+    issue is reported on: ``fn`` turns the selected values into text."""
+
+    def __init__(self, values: pd.Series, fn) -> None:
+        self.values, self.fn = values, fn
+
+    def pick(self, mask: np.ndarray) -> np.ndarray:
+        return self.fn(self.values[mask]).to_numpy()
+
+    def at(self, index: pd.Index) -> np.ndarray:
+        return self.fn(self.values.loc[index]).to_numpy()
+
+
+def _pick(values: pd.Series | _PerRow, mask: np.ndarray) -> np.ndarray:
+    return values.pick(mask) if isinstance(values, _PerRow) else values.to_numpy()[mask]
+
+
+def _blank_each(values: pd.Series) -> pd.Series:
     text = values.astype("string").str.strip()
     return values.isna() | text.isna() | (text == "")
 
 
-def _numeric(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64")
+def _numeric_each(values: pd.Series) -> pd.Series:
     text = values.astype("string").str.strip()
     return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+class _Text:
+    """A text column as codes into its distinct values (-1 = missing).
+
+    Every check on a cell is a function of the cell alone, so it is computed once per
+    distinct value and gathered back by code: a column of millions of rows with a few
+    hundred distinct values costs one hashing pass instead of millions of Python string
+    operations. The result is exactly that of applying the check to every cell.
+    """
+
+    def __init__(self, values: pd.Series) -> None:
+        self.index = values.index
+        self._memo: dict = {}
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # A category may not occur (see occurring()); codes stay in their int type.
+            self.codes = values.cat.codes.to_numpy()
+            uniques = values.cat.categories
+        else:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            self.codes = codes
+            self._memo["occurring"] = np.ones(len(uniques), dtype=bool)
+        self.uniques = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+
+    def occurring(self) -> np.ndarray:
+        """Which distinct values occur in the column (all, unless it was categorical)."""
+        if "occurring" not in self._memo:
+            codes = self.codes[self.codes >= 0]
+            self._memo["occurring"] = np.bincount(codes, minlength=len(self.uniques)) > 0
+        return self._memo["occurring"]
+
+    def any_row(self, per_value: np.ndarray) -> bool:
+        """Whether a non-missing cell has a True ``per_value``."""
+        if not per_value.any():
+            return False
+        if per_value.all():
+            return bool((self.codes >= 0).any())
+        return bool(per_value[self.occurring()].any())
+
+    @staticmethod
+    def applies(values: pd.Series) -> bool:
+        """Text columns (string, categorical of text, or object holding only text)."""
+        dtype = values.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            return pd.api.types.infer_dtype(dtype.categories, skipna=True) in ("string", "empty")
+        if isinstance(dtype, pd.StringDtype):
+            return True
+        if pd.api.types.is_object_dtype(dtype):
+            return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+        return False
+
+    def gather(self, per_value: np.ndarray, missing: object) -> np.ndarray:
+        lut = np.append(np.asarray(per_value), np.asarray([missing], dtype=per_value.dtype))
+        return lut[self.codes]  # code -1 picks the appended value for missing cells
+
+    def blank(self) -> pd.Series:
+        per_value = _blank_each(self.uniques).to_numpy(dtype=bool)
+        return pd.Series(self.gather(per_value, True), index=self.index)
+
+    def numeric(self) -> pd.Series:
+        per_value = _numeric_each(self.uniques).to_numpy(dtype="float64")
+        return pd.Series(self.gather(per_value, np.nan), index=self.index)
+
+    def text(self, per_value: pd.Series) -> pd.Series:
+        """A ``string`` column from one (text or missing) value per distinct value."""
+        arr = pd.array(per_value.astype("string").to_numpy(dtype=object), dtype="string")
+        return pd.Series(arr.take(self.codes, allow_fill=True), index=self.index)
+
+    def stripped_values(self, lower: bool = False) -> pd.Series:
+        """Each distinct value stripped (and lower-cased), computed once."""
+        key = ("stripped", lower)
+        if key not in self._memo:
+            per_value = self.uniques.astype("string").str.strip()
+            self._memo[key] = per_value.str.lower() if lower else per_value
+        return self._memo[key]
+
+    def stripped(self, lower: bool = False) -> pd.Series:
+        return self.text(self.stripped_values(lower))
+
+    def stripped_codes(self, lower: bool = False) -> np.ndarray:
+        """Codes equal exactly where the stripped (lower-cased) texts are equal; -1 missing."""
+        codes, _ = pd.factorize(self.stripped_values(lower), use_na_sentinel=True)
+        return self.gather(codes.astype(np.int64), -1)
+
+
+def _text(values: pd.Series) -> _Text | None:
+    return _Text(values) if _Text.applies(values) else None
+
+
+def _blank(values: pd.Series, text: _Text | None = None) -> pd.Series:
+    text = text or _text(values)
+    return text.blank() if text is not None else _blank_each(values)
+
+
+def _numeric(values: pd.Series, text: _Text | None = None) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    text = text or _text(values)
+    return text.numeric() if text is not None else _numeric_each(values)
+
+
+def _stripped(values: pd.Series, text: _Text | None = None) -> pd.Series:
+    text = text or _text(values)
+    return text.stripped() if text is not None else values.astype("string").str.strip()
 
 
 def validate_canonical(
@@ -172,14 +294,17 @@ def validate_canonical(
 
     # Positions, not labels: a typed frame (e.g. Parquet with a stored index) may carry a
     # non-unique index, which would make duplicate removal drop unrelated rows.
-    raw = raw.reset_index(drop=True)
+    if not raw.index.equals(pd.RangeIndex(len(raw))):
+        raw = raw.reset_index(drop=True)
     if s.SOURCE_ROW in raw.columns:
         rows = pd.Series(raw[s.SOURCE_ROW].to_numpy(dtype="int64"), index=raw.index)
     else:
         rows = pd.Series(np.arange(len(raw)) + first_row, index=raw.index)
     labels = dict(column_labels or {})
     if s.SOURCE_COLUMN in raw.columns:
-        score_label: str | pd.Series = raw[s.SOURCE_COLUMN].astype("string").fillna(s.SCORE)
+        score_label: str | _PerRow = _PerRow(
+            raw[s.SOURCE_COLUMN], lambda v: v.astype("string").fillna(s.SCORE)
+        )
     else:
         score_label = labels.get(s.SCORE, s.SCORE)
     issues = _Issues(rows)
@@ -190,16 +315,21 @@ def validate_canonical(
     bad = np.zeros(len(raw), dtype=bool)
 
     pid_raw = raw[s.PATIENT_ID]
-    pid_missing = _blank(pid_raw)
+    pid_text = _text(pid_raw)
+    pid_missing = _blank(pid_raw, pid_text)
     issues.add(pid_missing, "error", label(s.PATIENT_ID), pid_raw, "patient id is missing")
     bad |= pid_missing.to_numpy()
-    pid = pid_raw.astype("string").str.strip()
+    pid = _stripped(pid_raw, pid_text)
 
     inst_raw = raw[s.INSTRUMENT]
-    inst = inst_raw.astype("string").str.strip().str.lower()
-    inst_missing = _blank(inst_raw)
+    inst_text = _text(inst_raw)
+    if inst_text is not None:
+        inst = inst_text.stripped(lower=True)
+    else:
+        inst = inst_raw.astype("string").str.strip().str.lower()
+    inst_missing = _blank(inst_raw, inst_text)
     issues.add(inst_missing, "error", label(s.INSTRUMENT), inst_raw, "instrument is missing")
-    unknown = ~inst_missing & ~inst.isin(list(registry)).fillna(False)
+    unknown = ~inst_missing & ~_per_instrument(inst, inst_text, lambda i: i in registry, False)
     known = ", ".join(sorted(registry))
     issues.add(
         unknown, "error", label(s.INSTRUMENT), inst_raw, f"unknown instrument (known: {known})"
@@ -207,24 +337,27 @@ def validate_canonical(
     bad |= (inst_missing | unknown).to_numpy()
 
     score_raw = raw[s.SCORE]
-    score = _numeric(score_raw)
-    score_blank = _blank(score_raw)
+    score_text = None if pd.api.types.is_numeric_dtype(score_raw) else _text(score_raw)
+    score = _numeric(score_raw, score_text)
+    score_blank = _blank(score_raw, score_text)
     issues.add(score_blank, "error", score_label, score_raw, "score is missing")
     not_num = ~score_blank & (score.isna() | ~np.isfinite(score.fillna(0)))
     issues.add(not_num, "error", score_label, score_raw, "score is not a number")
-    lo = inst.map({k: v.min for k, v in registry.items()}).astype("float64")
-    hi = inst.map({k: v.max for k, v in registry.items()}).astype("float64")
+    lo = _per_instrument(inst, inst_text, lambda i: _limit(registry, i, "min"), np.nan)
+    hi = _per_instrument(inst, inst_text, lambda i: _limit(registry, i, "max"), np.nan)
     out = ~not_num & score.notna() & lo.notna() & ((score < lo) | (score > hi))
-    rng = inst.map({k: f"{v.label} scores range {v.min:g}-{v.max:g}" for k, v in registry.items()})
-    issues.add(out, "error", score_label, score_raw, "score out of range: " + rng.astype("string"))
+    rng = {k: f"{v.label} scores range {v.min:g}-{v.max:g}" for k, v in registry.items()}
+    message = _PerRow(inst, lambda v: "score out of range: " + v.map(rng).astype("string"))
+    issues.add(out, "error", score_label, score_raw, message)
     bad |= (score_blank | not_num | out).to_numpy()
 
     infusions = pd.Series(np.nan, index=raw.index)
     if s.INFUSIONS in raw.columns:
         inf_raw = raw[s.INFUSIONS]
-        infusions = _numeric(inf_raw)
+        inf_cells = None if pd.api.types.is_numeric_dtype(inf_raw) else _text(inf_raw)
+        infusions = _numeric(inf_raw, inf_cells)
         finite = np.isfinite(infusions.fillna(0))
-        inf_text = ~_blank(inf_raw) & (infusions.isna() | ~finite)
+        inf_text = ~_blank(inf_raw, inf_cells) & (infusions.isna() | ~finite)
         issues.add(
             inf_text, "error", label(s.INFUSIONS), inf_raw, "infusions received is not a number"
         )
@@ -249,20 +382,21 @@ def validate_canonical(
     day = pd.Series(np.nan, index=raw.index)
     if s.DAY in raw.columns:
         day_raw = raw[s.DAY]
-        day = _numeric(day_raw)
-        day_text = ~_blank(day_raw) & (day.isna() | ~np.isfinite(day.fillna(0)))
+        day_cells = None if pd.api.types.is_numeric_dtype(day_raw) else _text(day_raw)
+        day = _numeric(day_raw, day_cells)
+        day_text = ~_blank(day_raw, day_cells) & (day.isna() | ~np.isfinite(day.fillna(0)))
         issues.add(day_text, "error", label(s.DAY), day_raw, "day is not a number")
         bad |= day_text.to_numpy()
         day = day.where(~day_text)
     if MAPPING_ERROR in raw.columns:
-        msg = raw[MAPPING_ERROR].astype("string")
-        mapped_bad = msg.notna()
+        as_text = lambda v: v.astype("string")  # noqa: E731
+        mapped_bad = raw[MAPPING_ERROR].notna()
         issues.add(
             mapped_bad & ~pd.Series(bad, index=raw.index),
             "error",
-            raw[MAPPING_ERROR_COLUMN].astype("string"),
-            raw[MAPPING_ERROR_VALUE].astype("string"),
-            msg,
+            _PerRow(raw[MAPPING_ERROR_COLUMN], as_text),
+            raw[MAPPING_ERROR_VALUE],
+            _PerRow(raw[MAPPING_ERROR], as_text),
         )
         bad |= mapped_bad.to_numpy()
 
@@ -281,32 +415,40 @@ def validate_canonical(
         contradiction,
         "error",
         label(s.DAY),
-        day.astype("string"),
+        day,
         "0 infusions received but a positive day: a pre-treatment row must have day <= 0",
     )
     bad |= contradiction.fillna(False).to_numpy()
 
     skip = {*s.CORE_COLUMNS, *s.BOOKKEEPING, *MAPPING_COLUMNS}
     extras = [c for c in raw.columns if c not in skip]
-    clean = pd.DataFrame(
-        {
-            s.PATIENT_ID: pid,
-            s.INSTRUMENT: inst,
-            s.SCORE: score,
-            s.INFUSIONS: infusions.round().astype("Int64"),
-            s.DAY: day,
-            s.SOURCE_ROW: rows,
-        }
-    )
+    columns = {
+        s.PATIENT_ID: pid,
+        s.INSTRUMENT: inst,
+        s.SCORE: score,
+        s.INFUSIONS: _whole_numbers(infusions.round()),
+        s.DAY: day,
+        s.SOURCE_ROW: rows.copy(),
+    }
     for col in extras:
-        clean[col] = _typed_extra(raw[col])
-    clean = clean[~bad]
+        typed = _typed_extra(raw[col])
+        columns[col] = typed.copy() if typed is raw[col] else typed
+    # One concatenation of the columns as they are: a DataFrame built from a dict, or
+    # grown column by column, copies every column once more into consolidated blocks.
+    named = [values.rename(name, copy=False) for name, values in columns.items()]
+    clean = pd.concat(named, axis=1, copy=False)
+    if bad.any():
+        clean = clean[~bad]
 
-    clean, dup_issues = _resolve_duplicates(clean, score_label)
+    keys = None
+    if pid_text is not None and inst_text is not None:
+        keys = (pid_text.stripped_codes()[~bad], inst_text.stripped_codes(lower=True)[~bad])
+    clean, dup_issues = _resolve_duplicates(clean, score_label, keys)
     issue_frame = pd.concat([issues.frame(), dup_issues], ignore_index=True)
     if not dup_issues.empty:
         issue_frame = issue_frame.sort_values(["row", "severity"], kind="stable")
-    clean = clean.reset_index(drop=True)
+    if not clean.index.equals(pd.RangeIndex(len(clean))):
+        clean.index = pd.RangeIndex(len(clean))  # reset_index(drop=True), without a copy
     return ValidationResult(
         data=clean,
         issues=issue_frame.reset_index(drop=True),
@@ -315,10 +457,39 @@ def validate_canonical(
     )
 
 
+def _whole_numbers(values: pd.Series) -> pd.Series:
+    """``values.astype("Int64")`` for whole floats (missing as NaN), built directly."""
+    numbers = values.to_numpy(dtype="float64")
+    missing = np.isnan(numbers)
+    ints = np.where(missing, 0.0, numbers).astype(np.int64)
+    return pd.Series(pd.arrays.IntegerArray(ints, missing), index=values.index)
+
+
+def _per_instrument(inst: pd.Series, text: _Text | None, fn, missing) -> pd.Series:
+    """``fn`` of each row's (stripped, lower-cased) instrument id, computed once per id."""
+    if text is None:
+        return inst.map(lambda i: missing if pd.isna(i) else fn(i)).astype(type(missing))
+    ids = text.stripped_values(lower=True)
+    per_value = np.asarray([fn(i) for i in ids], dtype=type(missing))
+    return pd.Series(text.gather(per_value, missing), index=inst.index)
+
+
+def _limit(registry: Mapping[str, Instrument], inst: str, which: str) -> float:
+    entry = registry.get(inst)
+    return np.nan if entry is None else float(getattr(entry, which))
+
+
 def _typed_extra(values: pd.Series) -> pd.Series:
     """A covariate column: numeric when every non-blank value is a number, else text."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return values
+    text = _text(values)
+    if text is not None:
+        num_each = _numeric_each(text.uniques).notna().to_numpy()
+        blank_each = _blank_each(text.uniques).to_numpy(dtype=bool)
+        if not text.any_row(~(num_each | blank_each)) and text.any_row(num_each):
+            return text.numeric()
+        return text.text(text.stripped_values().where(~blank_each))
     num = _numeric(values)
     blank = _blank(values)
     if (num.notna() | blank).all() and num.notna().any():
@@ -326,13 +497,37 @@ def _typed_extra(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip().where(~blank)
 
 
+def _duplicated_codes(
+    clean: pd.DataFrame, patient: np.ndarray, instrument: np.ndarray
+) -> pd.Series | None:
+    """``clean.duplicated([patient, instrument, infusions, day], keep=False)`` from integer
+    codes combined into one 64-bit key (None when the key would not fit)."""
+    parts = [patient.astype(np.int64) + 1, instrument.astype(np.int64) + 1]
+    for col in (s.INFUSIONS, s.DAY):
+        codes, _ = pd.factorize(clean[col], use_na_sentinel=True)
+        parts.append(codes.astype(np.int64) + 1)
+    sizes = [int(p.max(initial=0)) + 1 for p in parts]
+    if np.prod([float(n) for n in sizes]) >= 2.0**62:
+        return None
+    key = parts[0]
+    for part, size in zip(parts[1:], sizes[1:], strict=True):
+        key = key * size + part
+    return pd.Series(pd.Series(key).duplicated(keep=False).to_numpy(), index=clean.index)
+
+
 def _resolve_duplicates(
-    clean: pd.DataFrame, score_label: str | pd.Series = s.SCORE
+    clean: pd.DataFrame,
+    score_label: str | _PerRow = s.SCORE,
+    codes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Same patient, instrument and time point: conflicting scores are errors (all rows
-    excluded); identical scores are a warning and kept once."""
+    excluded); identical scores are a warning and kept once. ``codes`` (patient and
+    instrument as integer codes of the same rows) find the duplicates without hashing
+    millions of strings."""
     key = [s.PATIENT_ID, s.INSTRUMENT, s.INFUSIONS, s.DAY]
-    dup = clean.duplicated(key, keep=False)
+    dup = _duplicated_codes(clean, *codes) if codes is not None else None
+    if dup is None:
+        dup = clean.duplicated(key, keep=False)
     if not dup.any():
         return clean, pd.DataFrame(columns=list(ISSUE_COLUMNS))
     d = clean[dup]
@@ -354,8 +549,8 @@ def _resolve_duplicates(
                     "severity": severity,
                     "row": frame[s.SOURCE_ROW].to_numpy(),
                     "column": (
-                        score_label[frame.index].to_numpy()
-                        if isinstance(score_label, pd.Series)
+                        score_label.at(frame.index)
+                        if isinstance(score_label, _PerRow)
                         else score_label
                     ),
                     "value": frame[s.SCORE].astype("string").to_numpy(),

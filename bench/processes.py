@@ -1,0 +1,221 @@
+"""Whole processes: (g) the ``summary`` command line vs a DuckDB process, and (e) the peak
+RSS of a process that loads a cohort and computes the Overview.
+
+Each child is waited for with ``os.wait4``, which returns its own resource usage, so the
+peak RSS is that child's alone (``RUSAGE_CHILDREN`` would be the maximum over all of them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.context import ROOT, Context, Row, Timing, timed_row
+from bench.reference import Params, summary_script
+
+PY = sys.executable
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_process(argv: list[str], *, env: dict[str, str] | None = None) -> ProcessRun:
+    """Run ``argv`` to completion; wall seconds, peak RSS (MiB) and output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return ProcessRun(
+            seconds,
+            usage.ru_maxrss / 1024,
+            proc.returncode,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def cli_argv(csv: Path, instrument: str = "pcl5") -> list[str]:
+    return [PY, "-m", "analytics", "summary", str(csv), "--instrument", instrument, "--json"]
+
+
+def duckdb_argv(csv: Path, instrument: str = "pcl5") -> list[str]:
+    return [PY, "-c", summary_script(str(csv), Params.for_instrument(instrument))]
+
+
+def _repeat(argv: list[str], n: int) -> tuple[Timing, list[ProcessRun]]:
+    runs = [run_process(argv, env=_env()) for _ in range(n)]
+    for r in runs:
+        if r.returncode != 0:
+            raise RuntimeError(f"{argv[:4]} failed ({r.returncode}): {r.stderr[-2000:]}")
+    return Timing(tuple(r.seconds for r in runs)), runs
+
+
+def cli(ctx: Context, sizes: list[int]) -> None:
+    """``python -m analytics summary FILE --instrument pcl5 --json`` vs DuckDB, as processes."""
+    for n in sizes:
+        csv = ctx.cohort(n).csv
+        reps = ctx.repeats_for(n)
+        ref, ref_runs = _repeat(duckdb_argv(csv), reps)
+        ours, our_runs = _repeat(cli_argv(csv), reps)
+        mismatch = compare_summaries(json.loads(our_runs[0].stdout), json.loads(ref_runs[0].stdout))
+        row = timed_row(
+            "cli",
+            "python -m analytics summary --json (process)",
+            n,
+            ours,
+            ("DuckDB process (read_csv + SQL)", ref),
+            target=3.0 if n == max(sizes) else None,
+            note="figures equal" if not mismatch else f"figures differ: {mismatch[:3]}",
+        )
+        ctx.rows.append(row)
+        ctx.rows.append(
+            Row(
+                "memory",
+                "peak RSS: summary CLI process",
+                n,
+                value=max(r.peak_rss_mb for r in our_runs),
+                unit="MB",
+                note=f"DuckDB process {max(r.peak_rss_mb for r in ref_runs):,.0f} MB",
+            )
+        )
+        imports = run_process(
+            [PY, "-c", "import analytics.cli; analytics.cli.build_parser()"], env=_env()
+        )
+        ctx.rows.append(
+            Row("cli", "CLI start-up (imports + parser)", n, imports.seconds, [imports.seconds])
+        )
+
+
+def compare_summaries(ours: dict, ref: dict, path: str = "", rel: float = 1e-7) -> list[str]:
+    """Keys of ``ref`` whose values differ in ``ours`` (floats to a relative tolerance)."""
+    diffs: list[str] = []
+    for key, value in ref.items():
+        where = f"{path}.{key}" if path else key
+        mine = ours.get(key)
+        if isinstance(value, dict):
+            diffs += compare_summaries(mine or {}, value, where, rel)
+        elif isinstance(value, float) and isinstance(mine, int | float):
+            if abs(value - mine) > rel * max(1.0, abs(value)):
+                diffs.append(where)
+        elif value != mine:
+            diffs.append(where)
+    return diffs
+
+
+MEMORY_SCRIPT = """
+import json, resource, sys
+from analytics.io import load_canonical
+from analytics.covariates import patient_covariates
+from bench.library import overview_recompute
+result = load_canonical(sys.argv[1])
+result.raise_for_errors()
+data = result.data
+cov = patient_covariates(data)
+overview_recompute(data, cov, {})
+overview_recompute(data, cov, {"site": ["Clinic A"]})
+print(json.dumps({"rows": len(data)}))
+"""
+
+
+def memory(ctx: Context, sizes: list[int]) -> None:
+    """(e) Peak RSS of a process that ingests the CSV and computes the Overview twice."""
+    for n in sizes:
+        run = run_process([PY, "-c", MEMORY_SCRIPT, str(ctx.cohort(n).csv)], env=_env())
+        if run.returncode != 0:
+            raise RuntimeError(f"memory probe failed: {run.stderr[-2000:]}")
+        ctx.rows.append(
+            Row(
+                "memory",
+                "peak RSS: ingest CSV + Overview (process)",
+                n,
+                value=run.peak_rss_mb,
+                unit="MB",
+                target_value=2048.0 if n >= 100_000 else None,
+                note=f"{run.seconds:.1f} s",
+            )
+        )
+
+
+def pages(ctx: Context, sizes: list[int], repeats: int) -> dict[int, dict]:
+    """(d) The AppTest runs of :mod:`bench.pages`, one process per size."""
+    out: dict[int, dict] = {}
+    for n in sizes:
+        argv = [PY, "-m", "bench.pages", "--parquet", str(ctx.cohort(n).parquet)]
+        argv += ["--repeats", str(repeats)]
+        run = run_process(argv, env=_env())
+        if run.returncode != 0:
+            raise RuntimeError(f"bench.pages failed at {n}: {run.stderr[-3000:]}")
+        res = json.loads(run.stdout)
+        out[n] = res
+        for page, r in res["pages"].items():
+            note = r["title"] or "no title"
+            if r["errors"]:
+                note = f"EXCEPTION: {r['errors'][0]}"
+            ctx.rows.append(Row("pages", f"{page}: cold", n, r["cold"], [r["cold"]], note=note))
+            ctx.rows.append(
+                Row(
+                    "pages",
+                    f"{page}: warm rerun",
+                    n,
+                    r["warm"],
+                    list(r["warm_runs"]),
+                    target_seconds=1.0 if n == 10_000 else None,
+                )
+            )
+        for key, label in (
+            ("overview_filter_cache", "Overview new filter via ui.cache (warm)"),
+            ("overview_filter_app", "Overview new filter, whole AppTest run (warm)"),
+        ):
+            r = res[key]
+            ctx.rows.append(
+                Row(
+                    "overview",
+                    label,
+                    n,
+                    r["median"],
+                    list(r["runs"]),
+                    target_seconds=0.25 if (n >= 100_000 and key.endswith("cache")) else None,
+                )
+            )
+        ctx.rows.append(
+            Row(
+                "memory",
+                "peak RSS: AppTest process (store + all pages)",
+                n,
+                value=res["peak_rss_mb"],
+                unit="MB",
+                target_value=2048.0 if n >= 100_000 else None,
+            )
+        )
+        ctx.rows.append(
+            Row(
+                "pages",
+                "store.save (Parquet + hash)",
+                n,
+                res["store_save_seconds"],
+                [res["store_save_seconds"]],
+            )
+        )
+    return out
