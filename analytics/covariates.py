@@ -4,6 +4,7 @@ CADSS) vary within a patient and are not covariates."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analytics import schema as s
@@ -21,6 +22,64 @@ def patient_covariates(data: pd.DataFrame) -> pd.DataFrame:
     if not extras:
         idx = pd.Index(data[s.PATIENT_ID].unique(), name=s.PATIENT_ID)
         return pd.DataFrame(index=idx)
+    ids = data[s.PATIENT_ID]
+    if not (pd.api.types.is_string_dtype(ids) and not isinstance(ids.dtype, pd.CategoricalDtype)):
+        return _patient_covariates_groupby(data, extras)
+    # The same as groupby(patient).nunique()/first(), from one factorisation of the ids and
+    # one comparison per column with each patient's first value: a groupby over millions
+    # of rows hashes every value of every column.
+    codes, patients = pd.factorize(ids, sort=True, use_na_sentinel=True)
+    if len(patients) == 0:
+        return _patient_covariates_groupby(data, extras)
+    rows = np.flatnonzero(codes >= 0)
+    order = rows[np.argsort(codes[rows], kind="stable")]
+    if order.size and np.all(np.diff(order) > 0):
+        order = rows  # already grouped by patient, in order: no reordering copy
+    group = codes[order]
+    index = pd.Index(patients, name=s.PATIENT_ID)
+    keep: dict[str, object] = {}
+    for col in extras:
+        values = data[col].array
+        if order is not rows or len(order) != len(values):
+            values = values.take(order)
+        plain = _plain(values)  # a numpy array when one compares like the column
+        valid = ~pd.isna(plain if plain is not None else values)
+        valid = np.asarray(valid, dtype=bool)
+        at = np.flatnonzero(valid)
+        first = np.full(len(index), -1, dtype=np.int64)
+        starts = np.r_[True, group[at][1:] != group[at][:-1]] if at.size else at.astype(bool)
+        first[group[at][starts]] = at[starts]
+        ref = first[group[at]]
+        if plain is not None:
+            same = plain[at] == plain[ref]
+        else:
+            same = np.asarray(values.take(at) == values.take(ref), dtype=bool)
+        if not same.all():
+            continue  # two different values within some patient: not a covariate
+        missing = first < 0
+        out = values.take(first, allow_fill=bool(missing.any()))
+        if missing.any() and pd.api.types.is_object_dtype(out.dtype):
+            out = np.asarray(out, dtype=object)
+            out[missing] = None  # as groupby().first() gives for an object column
+        keep[col] = out
+    if not keep:
+        return pd.DataFrame(index=index)
+    return pd.DataFrame({c: pd.Series(v, index=index) for c, v in keep.items()}, index=index)
+
+
+def _plain(values) -> np.ndarray | None:
+    """The column as a numpy array when comparing its non-missing values there is exact:
+    numbers, booleans and Python text (``==`` on objects); None for other extension types."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiub":
+        return np.asarray(values)
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
+        return np.asarray(values, dtype=object)
+    if pd.api.types.is_object_dtype(values.dtype):
+        return np.asarray(values, dtype=object)
+    return None
+
+
+def _patient_covariates_groupby(data: pd.DataFrame, extras: list[str]) -> pd.DataFrame:
     grouped = data.groupby(s.PATIENT_ID, sort=True, observed=True)[extras]
     constant = grouped.nunique(dropna=True).max() <= 1
     keep = [c for c in extras if bool(constant.get(c, False))]
