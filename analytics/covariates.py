@@ -67,6 +67,41 @@ def patient_covariates(data: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(v, index=index) for c, v in keep.items()}, index=index)
 
 
+def patient_level_columns(data: pd.DataFrame, columns: list[str] | None = None) -> list[str]:
+    """Extra columns that hold the same value (or are missing) on every row of each
+    patient: filtering rows on them keeps or drops whole patients, so a filter on them is
+    a choice of patients. (A covariate may be recorded on some rows only; it is not one
+    of these.) Empty when any row lacks a patient id. ``columns`` limits the check."""
+    extras = extra_columns(data)
+    if columns is not None:
+        extras = [c for c in extras if c in set(columns)]
+    ids = data[s.PATIENT_ID]
+    if not extras or ids.isna().any():
+        return []
+    codes, _ = pd.factorize(ids)
+    order = np.argsort(codes, kind="stable")
+    if np.all(np.diff(order) > 0):
+        order = None
+    group = codes if order is None else codes[order]
+    starts = np.r_[True, group[1:] != group[:-1]]
+    first = np.flatnonzero(starts)[np.cumsum(starts) - 1]  # each row's patient's first row
+    out = []
+    for col in extras:
+        values = data[col].array if order is None else data[col].array.take(order)
+        plain = _plain(values)
+        missing = np.asarray(pd.isna(plain if plain is not None else values), dtype=bool)
+        if not np.array_equal(missing, missing[first]):
+            continue
+        if plain is not None:
+            same = np.asarray(plain[~missing] == plain[first[~missing]], dtype=bool)
+        else:
+            rows = np.flatnonzero(~missing)
+            same = np.asarray(values.take(rows) == values.take(first[rows]), dtype=bool)
+        if same.all():
+            out.append(col)
+    return out
+
+
 def _plain(values) -> np.ndarray | None:
     """The column as a numpy array when comparing its non-missing values there is exact:
     numbers, booleans and Python text (``==`` on objects); None for other extension types."""

@@ -328,6 +328,30 @@ def derive_patient_outcomes(
     return PatientOutcomes(table=table, resolved=resolved, reliable_change=rc)
 
 
+def restrict_outcomes(outcomes: PatientOutcomes, keep: np.ndarray) -> PatientOutcomes:
+    """The outcomes of the patients where ``keep`` (one flag per row of ``outcomes.table``)
+    is true: the same as deriving them from those patients' rows alone.
+
+    Every column but two belongs to one patient; the reliable-change threshold uses the SD
+    of the analysed patients' baselines, so ``reliable_change`` and
+    ``clinically_significant`` are recomputed for the subset."""
+    keep = np.asarray(keep, dtype=bool)
+    table = outcomes.table[keep].reset_index(drop=True)
+    inst = outcomes.instrument
+    definition = outcomes.resolved.definition
+    sign = 1.0 if inst.higher_is_worse else -1.0
+    analysed = table["analysed"].to_numpy(dtype=bool)
+    base = table["baseline_score"].to_numpy(dtype="float64")
+    endpoint = table["endpoint_score"].to_numpy(dtype="float64")
+    improvement = -sign * table["change"].to_numpy(dtype="float64")
+    rc = reliable_change_rule(inst, definition, table.loc[analysed, "baseline_score"])
+    table["reliable_change"] = _reliable_category(rc, improvement, analysed)
+    table["clinically_significant"] = _clinically_significant(
+        inst, table["reliable_change"], base, endpoint, analysed
+    )
+    return PatientOutcomes(table=table, resolved=outcomes.resolved, reliable_change=rc)
+
+
 def _reliable_category(
     rc: ReliableChangeRule, improvement: np.ndarray, analysed: np.ndarray
 ) -> pd.Categorical:

@@ -183,6 +183,35 @@ def summarise_outcomes(outcomes: PatientOutcomes, *, by: str | None = None) -> p
     return out
 
 
+def patient_counts(data: pd.DataFrame, instrument: str) -> pd.DataFrame:
+    """What :func:`count_cohort` adds up, one row per patient with any assessment of
+    ``instrument`` (index ``patient_id``): ``n_assessments`` of it and ``max_infusions``,
+    the most infusions received at any of the patient's assessments (missing when none
+    says). A subset of its rows adds up to the counts of those patients' rows."""
+    inst = (data["instrument"] == instrument).to_numpy(dtype=bool)
+    codes, patients = pd.factorize(data["patient_id"], sort=True)
+    n_assess = np.bincount(codes[inst & (codes >= 0)], minlength=len(patients))
+    infusions = data["infusions_received"].to_numpy(dtype="float64", na_value=np.nan)
+    ok = (codes >= 0) & ~np.isnan(infusions)
+    top = np.full(len(patients), -np.inf)
+    np.maximum.at(top, codes[ok], infusions[ok])
+    has = n_assess > 0
+    max_inf = pd.array(np.where(np.isinf(top), np.nan, top), dtype="Float64").astype("Int64")
+    return pd.DataFrame(
+        {"n_assessments": n_assess[has], "max_infusions": max_inf[has]},
+        index=pd.Index(patients[has], name="patient_id"),
+    )
+
+
+def sum_patient_counts(counts: pd.DataFrame) -> dict[str, int]:
+    """:func:`count_cohort`'s figures from (some rows of) :func:`patient_counts`."""
+    return {
+        "n_patients": len(counts),
+        "n_assessments": int(counts["n_assessments"].sum()),
+        "n_infusions": int(counts["max_infusions"].fillna(0).sum()),
+    }
+
+
 def count_cohort(data: pd.DataFrame, instrument: str) -> dict[str, int]:
     """Headline counts for one instrument: ``n_patients`` with any assessment of it,
     ``n_assessments`` of it, and ``n_infusions``: the infusions those patients had

@@ -49,11 +49,22 @@ def summarise_trajectory(
 ) -> pd.DataFrame:
     """Mean (with 95% CI), SD, median and n of ``value`` (``score`` or ``pct_change``)
     per infusion count, optionally per level of the patient-level column ``by``."""
-    points = trajectory_points(data, outcomes)
+    return summarise_points(trajectory_points(data, outcomes), outcomes, value=value, by=by)
+
+
+def summarise_points(
+    points: pd.DataFrame,
+    outcomes: PatientOutcomes,
+    *,
+    value: str = s.SCORE,
+    by: str | None = None,
+) -> pd.DataFrame:
+    """:func:`summarise_trajectory` from :func:`trajectory_points` already computed: the
+    points of a subset of patients (in their order) summarise as that subset would."""
     keys = [s.INFUSIONS]
     if by is not None:
         groups = outcomes.table.set_index(s.PATIENT_ID)[by].astype("string").fillna("(missing)")
-        points["group"] = points[s.PATIENT_ID].map(groups)
+        points = points.assign(group=points[s.PATIENT_ID].map(groups))
         keys.append("group")
     g = points.dropna(subset=[value]).groupby(keys, observed=True)[value]
     out = g.agg(n="size", mean="mean", sd="std", median="median").reset_index()
