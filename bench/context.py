@@ -128,6 +128,19 @@ class Context:
         return self.repeats if n < 100_000 else max(3, self.repeats - 2)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MiB: ``VmHWM`` of its address space.
+
+    Not ``ru_maxrss``: Linux carries that across fork and exec, so a child started by a
+    large process would report its parent's size."""
+    for line in _read("/proc/self/status").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8", errors="replace")

@@ -20,7 +20,6 @@ import argparse
 import json
 import logging
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -32,11 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 PAGES = sorted(p.stem for p in (ROOT / "pages").glob("*.py"))
 TIMEOUT = 900
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _clear_caches() -> None:
@@ -79,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     from analytics.definitions import OutcomeDefinition
     from analytics.io import load_canonical
     from analytics.store import open_store
+    from bench.context import peak_rss_mb
     from bench.library import INSTRUMENT, filter_sequence
     from ui import cache
     from ui import state as k

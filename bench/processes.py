@@ -1,8 +1,8 @@
 """Whole processes: (g) the ``summary`` command line vs a DuckDB process, and (e) the peak
 RSS of a process that loads a cohort and computes the Overview.
 
-Each child is waited for with ``os.wait4``, which returns its own resource usage, so the
-peak RSS is that child's alone (``RUSAGE_CHILDREN`` would be the maximum over all of them).
+Each child reports its own peak RSS (``VmHWM``) at exit through a small wrapper, because
+``ru_maxrss`` from ``wait4`` is carried across fork and exec from this (large) process.
 """
 
 from __future__ import annotations
@@ -31,19 +31,49 @@ class ProcessRun:
     stderr: str
 
 
+# Runs a module (``-m``) or a program (``-c``) and, at exit, writes its peak RSS (VmHWM,
+# see bench.context.peak_rss_mb) to the file named by $BENCH_PEAK_RSS. The child's own
+# rusage cannot be used: ru_maxrss survives fork and exec, so every child started by this
+# (large) process would report this process's size.
+_WRAPPER = """
+import atexit, os, runpy, sys
+def _peak():
+    with open('/proc/self/status') as fh:
+        kb = next((l.split()[1] for l in fh if l.startswith('VmHWM:')), '0')
+    with open(os.environ['BENCH_PEAK_RSS'], 'w') as fh:
+        fh.write(kb)
+atexit.register(_peak)
+kind, target = sys.argv[1], sys.argv[2]
+sys.argv = [target, *sys.argv[3:]]
+if kind == '-m':
+    runpy.run_module(target, run_name='__main__', alter_sys=True)
+else:
+    sys.argv[0] = '-c'
+    exec(compile(target, '<string>', 'exec'), {'__name__': '__main__'})
+"""
+
+
 def run_process(argv: list[str], *, env: dict[str, str] | None = None) -> ProcessRun:
-    """Run ``argv`` to completion; wall seconds, peak RSS (MiB) and output."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run ``argv`` (``[python, -m|-c, ...]``) to completion: wall seconds, peak RSS
+    (MiB, -1 when unknown) and output."""
+    env = dict(env or os.environ)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile(suffix=".rss") as rss,
+    ):
+        env["BENCH_PEAK_RSS"] = rss.name
+        if len(argv) >= 3 and argv[1] in ("-m", "-c"):
+            argv = [argv[0], "-c", _WRAPPER, *argv[1:]]
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(argv, stdout=out, stderr=err, cwd=ROOT, env=env, check=False)
         seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
+        text = Path(rss.name).read_text().strip()
         return ProcessRun(
             seconds,
-            usage.ru_maxrss / 1024,
+            int(text) / 1024 if text else -1.0,
             proc.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
@@ -125,7 +155,7 @@ def compare_summaries(ours: dict, ref: dict, path: str = "", rel: float = 1e-7) 
 
 
 MEMORY_SCRIPT = """
-import json, resource, sys
+import json, sys
 from analytics.io import load_canonical
 from analytics.covariates import patient_covariates
 from bench.library import overview_recompute
