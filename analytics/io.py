@@ -137,30 +137,37 @@ def _read_text_arrow(data: bytes, sep: str) -> pd.DataFrame | None:
 
     The cells are those of the pandas path: the same missing-value markers, quoted fields,
     a UTF-8 byte-order mark skipped, no other whitespace stripped."""
-    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    if body[:1] in (b"\n", b"\r") or b"\n\n" in body or b"\r\r" in body or b"\n\r\n" in body:
-        return None
+    # A blank line is a row of one field here, so pyarrow refuses the file (wrong number of
+    # columns) and the pandas path keeps the blank line's row number.
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    body = memoryview(data)[start:]
+    quoted = data.find(b'"', start) >= 0
     parse = pacsv.ParseOptions(
         delimiter=sep,
         quote_char='"',
         double_quote=True,
         escape_char=False,
-        newlines_in_values=b'"' in body,
+        newlines_in_values=quoted,
         ignore_empty_lines=False,
     )
-    end = body.find(b"\n")
-    header = body if end < 0 else body[: end + 1]
+    end = data.find(b"\n", start)
+    header = data[start:] if end < 0 else data[start : end + 1]
     try:
         names = pacsv.read_csv(pa.BufferReader(header), parse_options=parse).column_names
         if not names or any(not n for n in names) or len(set(names)) < len(names):
             return None
-        # A last row of its own: were it swallowed by a quoted field left open, pyarrow
-        # would not say so (pandas refuses such a file: "EOF inside string").
-        newline = b"" if body.endswith((b"\n", b"\r")) else b"\n"
-        end_row = _END_OF_FILE + sep.encode() * (len(names) - 1) + b"\n"
+        # With quotes, a last row of its own: were it swallowed by a quoted field left open,
+        # pyarrow would not say so (pandas refuses such a file: "EOF inside string").
+        if quoted:
+            newline = b"" if bytes(body[-1:]) in (b"\n", b"\r") else b"\n"
+            source = pa.py_buffer(
+                bytes(body) + newline + _END_OF_FILE + sep.encode() * (len(names) - 1) + b"\n"
+            )
+        else:
+            source = pa.py_buffer(body)
         text = pa.dictionary(pa.int32(), pa.string())
         table = pacsv.read_csv(
-            pa.BufferReader(body + newline + end_row),
+            pa.BufferReader(source),
             parse_options=parse,
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, text),
@@ -171,10 +178,14 @@ def _read_text_arrow(data: bytes, sep: str) -> pd.DataFrame | None:
         )
     except (pa.ArrowException, ValueError):
         return None
-    last = table.slice(table.num_rows - 1).column(0).cast(pa.string()).to_pylist()
-    if table.column_names != names or last != [_END_OF_FILE.decode()]:
+    if table.column_names != names:
         return None
-    return table.slice(0, table.num_rows - 1).to_pandas()
+    if quoted:
+        last = table.slice(table.num_rows - 1).column(0).cast(pa.string()).to_pylist()
+        if last != [_END_OF_FILE.decode()]:
+            return None
+        table = table.slice(0, table.num_rows - 1)
+    return table.to_pandas()
 
 
 _END_OF_FILE = b"\x1e<end of file>\x1e"
