@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from scipy import special
 
 from analytics.errors import DataValidationError
 from analytics.outcomes import RC_DETERIORATED, RC_IMPROVED, RC_NONE, PatientOutcomes
 
-Z_95 = float(sps.norm.ppf(0.975))
+# scipy.stats.norm.ppf(0.975); the t quantiles and tails below are scipy.special's stdtrit
+# and stdtr, the functions scipy.stats.t calls (equal results), without importing
+# scipy.stats (~0.6 s of the command line's start-up).
+Z_95 = float(special.ndtri(0.975))
 ALL = "All"
 
 SUMMARY_COLUMNS = (
@@ -79,7 +82,7 @@ def mean_ci(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, level: float = 0.95
     n = np.asarray(n, dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         df = np.where(n >= 2, n - 1, np.nan)
-        crit = sps.t.ppf(0.5 + level / 2, df)
+        crit = special.stdtrit(df, 0.5 + level / 2)
         half = crit * np.asarray(sd) / np.sqrt(n)
     return np.asarray(mean) - half, np.asarray(mean) + half
 
@@ -135,7 +138,7 @@ def _summarise(table: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         tstat = np.where((n >= 2) & (sd > 0), mean / (sd / np.sqrt(n)), np.nan)
         agg["t_statistic"] = tstat
-        agg["p_value"] = np.where(np.isnan(tstat), np.nan, 2 * sps.t.sf(np.abs(tstat), n - 1))
+        agg["p_value"] = np.where(np.isnan(tstat), np.nan, 2 * special.stdtr(n - 1, -np.abs(tstat)))
         agg["cohens_dz"] = np.where(sd > 0, mean / sd, np.nan)
     agg = agg.join(_proportion(t["responder"], ga, "responders", index))
     agg = agg.join(_proportion(t["remitter"], ga, "remitters", index))
