@@ -188,12 +188,16 @@ def memory(ctx: Context, sizes: list[int]) -> None:
         )
 
 
-def pages(ctx: Context, sizes: list[int], repeats: int) -> dict[int, dict]:
+def pages(
+    ctx: Context, sizes: list[int], repeats: int, *, big_pages: str = "overview"
+) -> dict[int, dict]:
     """(d) The AppTest runs of :mod:`bench.pages`, one process per size."""
     out: dict[int, dict] = {}
     for n in sizes:
         argv = [PY, "-m", "bench.pages", "--parquet", str(ctx.cohort(n).parquet)]
         argv += ["--repeats", str(repeats)]
+        if n >= 100_000 and big_pages:
+            argv += ["--pages", big_pages]
         run = run_process(argv, env=_env())
         if run.returncode != 0:
             raise RuntimeError(f"bench.pages failed at {n}: {run.stderr[-3000:]}")

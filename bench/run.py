@@ -33,8 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--page-sizes",
         type=_sizes,
-        default=(1_000, 10_000),
+        default=(1_000, 10_000, 100_000),
         help="sizes for the AppTest page runs (slow when cold)",
+    )
+    p.add_argument(
+        "--big-pages",
+        default="overview",
+        help="the pages run at 100,000 patients and more (all pages take many minutes cold)",
     )
     p.add_argument("--upload-sizes", type=_sizes, default=(10_000, 100_000))
     p.add_argument("--repeats", type=int, default=5, help="runs per measurement (median)")
@@ -117,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         "cli": lambda: processes.cli(ctx, list(args.sizes)),
         "memory": lambda: processes.memory(ctx, list(args.sizes)),
         "pages": lambda: extra.setdefault(
-            "pages", processes.pages(ctx, list(args.page_sizes), max(2, args.repeats - 2))
+            "pages",
+            processes.pages(
+                ctx, list(args.page_sizes), max(2, args.repeats - 2), big_pages=args.big_pages
+            ),
         ),
         "upload": lambda: extra.setdefault("upload", upload.upload(ctx, list(args.upload_sizes))),
         "models": lambda: run_models(ctx),
