@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import schema as s
+from analytics.codes import equals, sorted_codes
 from analytics.covariates import patient_covariates
 from analytics.definitions import OutcomeDefinition, ResolvedDefinition
 from analytics.instruments import Instrument, assign_band, get_instrument
@@ -138,6 +139,46 @@ def _meets_pct(improvement: np.ndarray, baseline: np.ndarray, pct: float) -> np.
         return improvement * 100.0 - pct * baseline >= -_TOL * np.maximum(1.0, pct * baseline)
 
 
+def _floats(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """The values at ``rows`` as float64, missing as NaN (numeric or nullable dtypes)."""
+    values = column.array
+    if isinstance(values, pd.arrays.IntegerArray | pd.arrays.FloatingArray):
+        out = values._data[rows].astype("float64")
+        out[values._mask[rows]] = np.nan
+        return out
+    return column.to_numpy(dtype="float64", na_value=np.nan)[rows]
+
+
+def _is_sorted(codes: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> bool:
+    """Whether rows are already in ``np.lexsort((k2, k1, codes))`` order (missing keys
+    last), so that the stable sort would leave them where they are."""
+    if len(codes) < 2:
+        return True
+    if np.isinf(k1).any() or np.isinf(k2).any():
+        return False
+    dc = np.diff(codes)
+    if (dc < 0).any():
+        return False
+    a1, a2 = np.nan_to_num(k1, nan=np.inf), np.nan_to_num(k2, nan=np.inf)
+    same = dc == 0
+    if (same & (a1[1:] < a1[:-1])).any():
+        return False
+    tie = same & (a1[1:] == a1[:-1])
+    return not (tie & (a2[1:] < a2[:-1])).any()
+
+
+def _ints(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Whole numbers held as float (NaN = missing) as a nullable Int64 array."""
+    missing = np.isnan(values)
+    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+
+
+def _bools(values: np.ndarray) -> pd.arrays.BooleanArray:
+    """0/1 held as float (NaN = missing) as a nullable boolean array."""
+    missing = np.isnan(values)
+    return pd.arrays.BooleanArray(np.where(missing, 0, values).astype(bool), missing)
+
+
 def reliable_change_rule(
     inst: Instrument, definition: OutcomeDefinition, baseline_scores: pd.Series
 ) -> ReliableChangeRule:
@@ -182,19 +223,20 @@ def derive_patient_outcomes(
     rule = definition.endpoint_rule
     sign = 1.0 if inst.higher_is_worse else -1.0
 
-    d = data.loc[data[s.INSTRUMENT] == inst.id, [s.PATIENT_ID, s.SCORE, s.INFUSIONS, s.DAY]]
-    codes, patients = pd.factorize(d[s.PATIENT_ID], sort=True)
+    rows = np.flatnonzero(equals(data[s.INSTRUMENT], inst.id))
+    codes, patients = sorted_codes(data[s.PATIENT_ID], rows)
     n = len(patients)
-    score = d[s.SCORE].to_numpy(dtype="float64")
-    inf = d[s.INFUSIONS].to_numpy(dtype="float64", na_value=np.nan)
-    day = d[s.DAY].to_numpy(dtype="float64", na_value=np.nan)
+    score = _floats(data[s.SCORE], rows)
+    inf = _floats(data[s.INFUSIONS], rows)
+    day = _floats(data[s.DAY], rows)
 
     size = np.bincount(codes, minlength=n)
     day_complete = (np.bincount(codes, weights=~np.isnan(day), minlength=n) == size)[codes]
     k1 = np.where(day_complete, day, inf)
     k2 = np.where(day_complete, inf, day)
-    order = np.lexsort((k2, k1, codes))
-    codes, score, inf, day = codes[order], score[order], inf[order], day[order]
+    if not _is_sorted(codes, k1, k2):
+        order = np.lexsort((k2, k1, codes))
+        codes, score, inf, day = codes[order], score[order], inf[order], day[order]
 
     pre = (inf == 0) | (np.isnan(inf) & (day <= 0))
     in_window = np.isnan(day) | (day >= -definition.baseline_window_days)
@@ -292,18 +334,18 @@ def derive_patient_outcomes(
             s.INSTRUMENT: inst.id,
             "baseline_score": base,
             "baseline_day": b_day,
-            "baseline_infusions": pd.array(b_inf, dtype="Float64").astype("Int64"),
+            "baseline_infusions": _ints(b_inf),
             "endpoint_score": endpoint,
             "endpoint_day": at_end(day),
-            "endpoint_infusions": pd.array(at_end(inf), dtype="Float64").astype("Int64"),
+            "endpoint_infusions": _ints(at_end(inf)),
             "endpoint_carried_forward": carried & analysed,
             "analysed": analysed,
             "exclusion_reason": reason,
             "change": change,
             "pct_change": pct_change,
             "improvement_pct": improvement_pct,
-            "responder": pd.array(responder, dtype="Float64").astype("boolean"),
-            "remitter": pd.array(remitter, dtype="Float64").astype("boolean"),
+            "responder": _bools(responder),
+            "remitter": _bools(remitter),
         }
     )
     rc = reliable_change_rule(inst, definition, table.loc[analysed, "baseline_score"])
@@ -313,10 +355,10 @@ def derive_patient_outcomes(
     )
     table["baseline_band"] = assign_band(table["baseline_score"], inst)
     table["endpoint_band"] = assign_band(table["endpoint_score"], inst)
-    table["first_response_infusions"] = pd.array(first_inf, dtype="Float64").astype("Int64")
+    table["first_response_infusions"] = _ints(first_inf)
     table["first_response_day"] = first_day
-    table["early_improvement"] = pd.array(early, dtype="Float64").astype("boolean")
-    table["early_non_improvement"] = pd.array(early_non, dtype="Float64").astype("boolean")
+    table["early_improvement"] = _bools(early)
+    table["early_non_improvement"] = _bools(early_non)
     table["n_assessments"] = size
 
     cov = patient_covariates(data) if covariates is None else covariates
@@ -383,4 +425,4 @@ def _clinically_significant(
         else:
             crossed = (base < cut) & (endpoint >= cut)
         out[known] = ((rc.to_numpy() == RC_IMPROVED) & crossed)[known]
-    return pd.Series(pd.array(out, dtype="Float64").astype("boolean"))
+    return pd.Series(_bools(out))

@@ -330,3 +330,115 @@ def test_vectorised_matches_a_plain_loop_on_random_data():
         if b > 0:
             assert bool(o.loc[pid, "responder"]) == ((b - e) / b >= 0.3 - 1e-12)
         assert bool(o.loc[pid, "remitter"]) == (e < 33)
+
+
+def _messy_frame(seed: int, n_patients: int = 160) -> pd.DataFrame:
+    """Random assessments of two instruments with missing days or infusion counts, repeated
+    rows (the same score twice at one time point), pre-treatment rows outside the window,
+    patient ids whose text order differs from their numeric order, and covariates."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_patients):
+        pid = f"p{rng.integers(0, 10_000)}-{p}"
+        site = ["North", "South", "East"][p % 3]
+        for instrument in ("pcl5", "phq9"):
+            if rng.random() < 0.2:
+                continue
+            top = 80 if instrument == "pcl5" else 27
+            seen = set()  # one score per time point: a tie of two scores is invalid input
+            for k in range(-1, int(rng.integers(0, 9))):
+                inf = max(k, 0)
+                day = -float(rng.integers(0, 45)) if k <= 0 else 2.0 * k + rng.integers(0, 3)
+                if rng.random() < 0.15:
+                    day = np.nan
+                elif k > 0 and rng.random() < 0.1:
+                    inf = None
+                if (inf, None if np.isnan(day) else day) in seen:
+                    continue
+                seen.add((inf, None if np.isnan(day) else day))
+                score = float(rng.integers(0, top + 1))
+                rows.append((pid, instrument, score, inf, day, site))
+                if rng.random() < 0.1:
+                    rows.append((pid, instrument, score, inf, day, site))
+    df = pd.DataFrame(
+        rows, columns=["patient_id", "instrument", "score", "infusions_received", "day", "site"]
+    )
+    df["infusions_received"] = df["infusions_received"].astype("Int64")
+    df["day"] = df["day"].astype(float)
+    return df
+
+
+def _naive(df: pd.DataFrame, instrument: str, definition: OutcomeDefinition) -> pd.DataFrame:
+    """Per-patient loop in plain Python: DESIGN.md §3's order, baseline and endpoint."""
+    rule = definition.endpoint_rule
+    out = {}
+    for pid, g in df[df["instrument"] == instrument].groupby("patient_id"):
+        recs = [
+            (r.score, None if pd.isna(r.infusions_received) else int(r.infusions_received), r.day)
+            for r in g.itertuples()
+        ]
+        by_day = all(not math.isnan(d) for _, _, d in recs)
+
+        def key(rec, by_day=by_day):
+            inf = math.inf if rec[1] is None else rec[1]
+            day = math.inf if math.isnan(rec[2]) else rec[2]
+            return (day, inf) if by_day else (inf, day)
+
+        recs.sort(key=key)
+        pre = [r for r in recs if r[1] == 0 or (r[1] is None and r[2] <= 0)]
+        windowed = [r for r in pre if math.isnan(r[2]) or r[2] >= -30]
+        base = windowed[-1] if windowed else None
+        post = [r for r in recs if r not in pre] if base else []
+        if rule.kind == "last":
+            end = post[-1] if post else None
+        else:  # infusions:N, population "all": the last before N when N was not reached
+            at = [r for r in post if r[1] == rule.value]
+            before = [r for r in post if r[1] is not None and r[1] < rule.value]
+            end = at[-1] if at else (before[-1] if before else None)
+        out[pid] = {
+            "baseline_score": base[0] if base else np.nan,
+            "endpoint_score": end[0] if base and end else np.nan,
+            "analysed": bool(base and end),
+            "n_assessments": len(recs),
+        }
+    return pd.DataFrame.from_dict(out, orient="index").sort_index()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("endpoint", ["last", "infusions:3"])
+def test_derivation_equals_a_plain_loop_with_missing_times_and_repeats(seed, endpoint):
+    df = _messy_frame(seed)
+    definition = OutcomeDefinition(endpoint=endpoint)
+    ref = _naive(df, "pcl5", definition)
+    got = derive_patient_outcomes(df, "pcl5", definition).table.set_index("patient_id")
+    assert list(got.index) == list(ref.index)
+    for col in ref.columns:
+        np.testing.assert_array_equal(got[col].to_numpy(dtype=float), ref[col].to_numpy(float))
+
+
+def _text_as(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    out = df.copy()
+    for col in ("patient_id", "instrument", "site"):
+        if kind == "categorical":  # categories deliberately not in text order
+            levels = list(pd.unique(out[col]))[::-1]
+            out[col] = pd.Categorical(out[col], categories=levels)
+        else:
+            out[col] = out[col].astype(kind)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["object", "string[python]", "string[pyarrow]", "categorical"])
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+def test_derivation_is_the_same_for_every_text_dtype_and_row_order(kind, order):
+    """The canonical frame comes sorted by patient and time (a fast path skips the sort);
+    any other order, and any text dtype, must give the same table."""
+    df = _messy_frame(4)
+    definition = OutcomeDefinition(endpoint="infusions:4")
+    ref = derive_patient_outcomes(df, "pcl5", definition).table
+    data = df.sort_values(["patient_id", "instrument", "day", "infusions_received"])
+    if order == "shuffled":
+        data = data.sample(frac=1.0, random_state=5)
+    data = _text_as(data.reset_index(drop=True), kind)
+    got = derive_patient_outcomes(data, "pcl5", definition).table
+    got["site"] = got["site"].astype(object)
+    pd.testing.assert_frame_equal(got, ref.assign(site=ref["site"].astype(object)))

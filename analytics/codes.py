@@ -1,0 +1,132 @@
+"""Integer codes for text columns, whatever their pandas dtype.
+
+The canonical frame's text columns (``patient_id``, ``instrument``, text covariates) may be
+``object``, ``string`` (python or pyarrow storage), ``ArrowDtype`` strings or categoricals.
+The derivations need two things from them, fast and identically for every dtype:
+
+- :func:`equals`: one flag per row, the value equals a given text (missing: False);
+- :func:`sorted_codes`: the rows' integer codes into their distinct values sorted as text,
+  so that code order is ``patient_id`` order. When the rows already come in runs of
+  increasing values (the canonical frame is sorted by patient), the codes are found from
+  the run boundaries without hashing; otherwise by one factorisation.
+
+Missing values are not expected in the columns these are used on (``patient_id`` and
+``instrument`` are required); :func:`sorted_codes` gives them code -1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _is_arrow(dtype: object) -> bool:
+    return isinstance(dtype, pd.ArrowDtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    )
+
+
+def _arrow_array(column: pd.Series):
+    import pyarrow as pa
+
+    arr = pa.array(column.array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _object_values(column: pd.Series) -> np.ndarray:
+    """The column as an object array without copying where pandas allows it."""
+    values = np.asarray(column.array)
+    return values if values.dtype == object else values.astype(object)
+
+
+def equals(column: pd.Series, value: str) -> np.ndarray:
+    """One bool per row: the value is ``value`` (a missing value is not)."""
+    dtype = column.dtype
+    n = len(column)
+    if isinstance(dtype, pd.CategoricalDtype):
+        loc = column.cat.categories.get_indexer([value])[0]
+        if loc < 0:
+            return np.zeros(n, dtype=bool)
+        return column.cat.codes.to_numpy() == loc
+    if _is_arrow(dtype):
+        import pyarrow.compute as pc
+
+        return (
+            pc.equal(_arrow_array(column), value)
+            .fill_null(False)
+            .to_numpy(zero_copy_only=False)
+            .astype(bool, copy=False)
+        )
+    values = _object_values(column)
+    try:
+        out = values == value
+    except TypeError:  # pd.NA among the values: numpy cannot take its truth value
+        return (column.astype("string") == value).fillna(False).to_numpy(dtype=bool)
+    return np.asarray(out, dtype=bool)
+
+
+def sorted_codes(column: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndarray, pd.Index]:
+    """``(codes, uniques)`` for the values at positions ``rows`` (all rows when None):
+    ``uniques`` are the distinct values sorted (as text for text columns) and
+    ``codes[i]`` is the position of row ``rows[i]``'s value in them."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        if rows is not None:
+            codes = codes[rows]
+        cats = column.cat.categories
+        if not cats.is_monotonic_increasing:
+            order = np.argsort(cats.to_numpy(dtype=object), kind="stable")
+            rank = np.empty(len(cats), dtype=np.int64)
+            rank[order] = np.arange(len(cats))
+            cats = cats[order]
+            codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)])
+        present = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0
+        remap = np.cumsum(present) - 1
+        codes = np.where(codes < 0, -1, remap[np.maximum(codes, 0)])
+        return codes.astype(np.int64, copy=False), pd.Index(cats[present])
+    if _is_arrow(dtype):
+        import pyarrow.compute as pc
+
+        arr = _arrow_array(column)
+        if rows is not None:
+            arr = arr.take(rows)
+        enc = pc.dictionary_encode(arr)
+        indices = enc.indices.to_numpy(zero_copy_only=False)
+        order = pc.array_sort_indices(enc.dictionary).to_numpy()
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        missing = np.isnan(indices) if indices.dtype.kind == "f" else None
+        if missing is not None:
+            codes = np.where(missing, -1, rank[np.nan_to_num(indices).astype(np.int64)])
+        else:
+            codes = rank[indices.astype(np.int64)]
+        uniques = enc.dictionary.take(order).to_numpy(zero_copy_only=False)
+        return codes, pd.Index(uniques, dtype=object)
+    values = _object_values(column)
+    if rows is not None:
+        values = values[rows]
+    runs = _runs(values)
+    if runs is not None:
+        return runs
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64, copy=False), pd.Index(uniques, dtype=object)
+
+
+def _runs(values: np.ndarray) -> tuple[np.ndarray, pd.Index] | None:
+    """Codes from run boundaries when equal values are adjacent and the runs increase."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), pd.Index([], dtype=object)
+    try:
+        change = values[1:] != values[:-1]
+        starts = np.r_[0, np.flatnonzero(change) + 1]
+        uniques = values[starts]
+        if len(uniques) > 1 and not bool(np.all(uniques[1:] > uniques[:-1])):
+            return None
+    except TypeError:  # missing or mixed values: let factorize handle them
+        return None
+    codes = np.zeros(n, dtype=np.int64)
+    codes[starts[1:]] = 1
+    np.cumsum(codes, out=codes)
+    return codes, pd.Index(uniques, dtype=object)
