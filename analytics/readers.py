@@ -17,6 +17,7 @@ import datetime
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,13 @@ SUPPORTED = sorted(TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES)
 SOURCE_ROW = "source_row"
 _DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
 _HEADER_SCAN_ROWS = 15
+_NA_SET = frozenset(NA_VALUES)
+# Encoding, binary check and delimiter are judged on the file's first bytes; a file at
+# least this large is parsed by pyarrow when it can give exactly the cells pandas gives.
+SAMPLE_BYTES = 1 << 20
+FAST_PATH_MIN_BYTES = 1 << 20
+# Steps of a read reported to a progress callback: (message, fraction of the read done).
+Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
@@ -142,7 +150,11 @@ def _looks_binary(text: str) -> bool:
 def sniff_delimiter(text: str, suffix: str) -> str:
     if suffix in {".tsv", ".tab"}:
         return "\t"
-    lines = [ln for ln in text.splitlines()[:30] if ln.strip()]
+    head = text[:SAMPLE_BYTES]
+    first = head.splitlines()
+    if len(first) <= 30 and len(head) < len(text):  # lines longer than the sample
+        first = text.splitlines()
+    lines = [ln for ln in first[:30] if ln.strip()]
     sample = "\n".join(lines)
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
@@ -225,25 +237,160 @@ def _header_names(frame: pd.DataFrame, header: int) -> tuple[list[str], int, tup
     return out, first, tuple(notices)
 
 
+def _coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column of cells as (codes, distinct texts); code -1 is a missing cell."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    return codes, np.asarray([str(u) for u in uniques], dtype=object)
+
+
+def _cell_text(text: str, decimal: str) -> object:
+    """One distinct cell as the table keeps it: stripped, NA markers missing, and with a
+    decimal-comma file a number such as ``12,5`` written ``12.5``."""
+    s = text.strip()
+    if s in _NA_SET:
+        return pd.NA
+    if decimal == "," and _DECIMAL_COMMA.match(s):
+        return s.replace(",", ".")
+    return s
+
+
+def _tidy_coded(
+    cells: list[tuple[np.ndarray, np.ndarray]], name: str, decimal: str
+) -> tuple[pd.DataFrame, int, tuple]:
+    """Header, blank rows and cell text of a table given as coded columns.
+
+    Every step on a cell depends on the cell alone, so it runs once per distinct text and
+    is gathered back by code: the same cells as applying it to every row.
+    """
+    n_rows = len(cells[0][0]) if cells else 0
+    if n_rows == 0:
+        raise _fail("the file has no rows", name)
+    top = min(_HEADER_SCAN_ROWS, n_rows)
+    head = pd.DataFrame(
+        {i: [None if c < 0 else u[c] for c in codes[:top]] for i, (codes, u) in enumerate(cells)},
+        dtype=object,
+    )
+    header = _find_header(head)
+    columns, _, notices = _header_names(head, header)
+    blank = np.ones(n_rows - header - 1, dtype=bool)
+    for codes, uniques in cells:
+        per_value = np.fromiter((u.strip() == "" for u in uniques), dtype=bool, count=len(uniques))
+        blank &= np.append(per_value, True)[codes[header + 1 :]]
+    keep = np.flatnonzero(~blank)
+    if len(keep) == 0:
+        raise _fail("the file has a header but no data rows", name)
+    body: dict[str, object] = {}
+    for col, (codes, uniques) in zip(columns, cells, strict=True):
+        lut = np.empty(len(uniques) + 1, dtype=object)
+        lut[:-1] = [_cell_text(u, decimal) for u in uniques]
+        lut[-1] = pd.NA
+        body[col] = pd.arrays.StringArray(lut[codes[header + 1 :][keep]])
+    body[SOURCE_ROW] = keep.astype("int64") + header + 2
+    return pd.DataFrame(body), header + 1, notices
+
+
 def _tidy(frame: pd.DataFrame, name: str, decimal: str) -> tuple[pd.DataFrame, int, tuple]:
     if frame.empty:
         raise _fail("the file has no rows", name)
-    header = _find_header(frame)
-    columns, _, notices = _header_names(frame, header)
-    body = frame.iloc[header + 1 :].copy()
-    body.columns = columns
-    body[SOURCE_ROW] = np.arange(len(body), dtype="int64") + header + 2
-    blank = body[columns].apply(lambda c: c.isna() | (c.astype(str).str.strip() == "")).all(axis=1)
-    body = body[~blank]
-    if body.empty:
-        raise _fail("the file has a header but no data rows", name)
-    for col in columns:
-        s = body[col].astype("string").str.strip()
-        s = s.mask(s.isin(NA_VALUES))
-        if decimal == "," and s.str.match(_DECIMAL_COMMA).fillna(False).any():
-            s = s.str.replace(_DECIMAL_COMMA, lambda m: m.group(0).replace(",", "."), regex=True)
-        body[col] = s
-    return body.reset_index(drop=True), header + 1, notices
+    cells = [_coded(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    return _tidy_coded(cells, name, decimal)
+
+
+def _sample_text(raw: bytes) -> str | None:
+    """The decoded start of a UTF-8 file (BOMs dropped), or None if it is not UTF-8."""
+    sample = raw[:SAMPLE_BYTES]
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a character cut at the end of the sample is fine
+        if exc.reason != "unexpected end of data" or exc.start < len(sample) - 3:
+            return None
+        text = sample[: exc.start].decode("utf-8")
+    return text.lstrip("\ufeff")
+
+
+def _read_text_fast(
+    raw: bytes, name: str, suffix: str, progress: Progress | None
+) -> RawTable | None:
+    """The pyarrow read of a large UTF-8 delimited file, or None when it cannot promise
+    exactly the cells of the exact path (then that path runs and reports any problem).
+
+    Encoding, the binary check and the delimiter come from the first bytes (pyarrow
+    checks that the rest is UTF-8); ragged rows, other encodings and any parse error go
+    to the exact path, which keeps its row numbers and messages. Blank lines stay rows
+    (of empty cells), so row numbers are those of the exact path."""
+    if len(raw) < FAST_PATH_MIN_BYTES or raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    head = raw[:4096]
+    if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
+        return None  # UTF-16 without a BOM
+    encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
+    text = _sample_text(raw)
+    if text is None or _looks_binary(text):
+        return None
+    lines = text.splitlines()
+    if len(lines) <= 30 and len(raw) > SAMPLE_BYTES:  # the sniffer sees whole lines only
+        return None
+    offset = 0
+    while raw.startswith(codecs.BOM_UTF8, offset):
+        offset += len(codecs.BOM_UTF8)
+    body = memoryview(raw)[offset:]
+    # A leading blank line would make pyarrow count one column (it fails, and the exact
+    # path reads the file); a blank line further down is a row of empty cells in both.
+    delimiter = sniff_delimiter(text, suffix)
+    if progress is not None:
+        progress("Parsing the file", 0.1)
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    width = lines[0].count(delimiter) + 1
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(body)),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=True),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=b'"' in raw,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(max(width, 1) + 1)},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+                check_utf8=True,
+            ),
+        )
+    except (pa.ArrowException, ValueError, OSError):
+        return None
+    if table.num_columns < 2 or any(not pa.types.is_string(t) for t in table.schema.types):
+        return None
+    if progress is not None:
+        progress("Tidying the cells", 0.5)
+    decimal = "," if delimiter == ";" else "."
+    cells = []
+    for i in range(table.num_columns):
+        encoded = table.column(i).combine_chunks().dictionary_encode()
+        cells.append(
+            (
+                encoded.indices.to_numpy(zero_copy_only=False),
+                np.asarray(encoded.dictionary.to_pylist(), dtype=object),
+            )
+        )
+    del table
+    frame, header_row, notices = _tidy_coded(cells, name, decimal)
+    return RawTable(
+        frame=frame,
+        source=name,
+        file_format="tsv" if delimiter == "\t" else "csv",
+        encoding=encoding,
+        delimiter=delimiter,
+        decimal=decimal,
+        header_row=header_row,
+        notices=notices,
+    )
 
 
 def read_table(
@@ -252,16 +399,18 @@ def read_table(
     name: str | None = None,
     sheet: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress | None = None,
 ) -> RawTable:
     """Read an uploaded file (bytes or a path) into a :class:`RawTable`.
 
     Raises :class:`DataValidationError` naming the file for anything that is not a
     readable table: empty, too large, binary, a zip archive, an unknown type.
+    ``progress(message, fraction)`` is called as the read goes on (fraction of the read).
     """
     name = name or (Path(data).name if not isinstance(data, bytes) else "upload")
     raw = _as_bytes(data, name)
     check_size(len(raw), name, max_bytes)
-    if not raw.strip():
+    if not raw[:SAMPLE_BYTES].strip() and not raw.strip():
         raise _fail("the file is empty", name)
     suffix = Path(name).suffix.lower()
     is_zip = raw[:4] == b"PK\x03\x04"
@@ -275,6 +424,11 @@ def read_table(
         raise _fail("this is not a valid .xlsx workbook (is it an old .xls? save as .xlsx)", name)
     if suffix and suffix not in TEXT_SUFFIXES:
         raise _fail(f"unsupported file type '{suffix}': use {', '.join(SUPPORTED)}", name)
+    if progress is not None:
+        progress("Detecting the encoding and delimiter", 0.0)
+    fast = _read_text_fast(raw, name, suffix, progress)
+    if fast is not None:
+        return fast
     encoding = detect_encoding(raw)
     try:
         text = raw.decode(encoding)
@@ -286,11 +440,15 @@ def read_table(
         raise _fail("this is a binary file, not a text table (CSV, TSV) or workbook", name)
     delimiter = sniff_delimiter(text, suffix)
     decimal = "," if delimiter == ";" else "."
+    if progress is not None:
+        progress("Parsing the file", 0.1)
     frame, parse_notes = _parse_text(text, delimiter, name)
     if frame.shape[1] < 2:
         raise _fail(
             "only one column was found: is the file delimited by commas, semicolons or tabs?", name
         )
+    if progress is not None:
+        progress("Tidying the cells", 0.5)
     body, header_row, notices = _tidy(frame, name, decimal)
     return RawTable(
         frame=body,

@@ -436,3 +436,108 @@ def test_path_input_names_the_file(tmp_path) -> None:
 
 def test_bytes_without_a_name_are_called_upload() -> None:
     assert read_table(b"id,score\nP1,5\n").source == "upload"
+
+
+# --- the pyarrow fast path gives exactly the cells of the exact path -----------------------
+
+FAST_CASES = {
+    "semicolons, decimal commas, BOM, NA markers": codecs.BOM_UTF8
+    + b"Subject;Total;BMI;Note\nP1;12;26,1;NA\nP2; 7 ;n/a;-\nP3;5;1,5e3; x \n",
+    "blank lines keep their row numbers": b"id,score\nP1,5\n\nP2,6\r\n\r\nP3,7\n\n",
+    "title block and two-row header": b"Generated 2024-04-01,,\n,PCL-5,\nid,Baseline,Week 4\n"
+    b"P1,50,30\n",
+    "quotes, doubled quotes, a line break inside a value": b'id,note\nP1,"a, b"\n'
+    b'P2,"say ""hi"""\nP3,"two\nlines"\nP4,x "y"\n',
+    "duplicated names": b"id,Total,Total,Total (2)\nP1,1,2,3\n",
+    "tabs": b"id\tscore\nP1\t4,5\n",
+    "ragged rows": b"id,score\nP1,5,extra\nP2\n",
+    "Windows-1252": "id;Site\nP1;Clinique Évry\n".encode("cp1252"),
+    "UTF-16": "id,score\nP1,5\n".encode("utf-16"),
+    "one column": b"id\nP1\nP2\n",
+    "header only": b"id,score\n",
+    "binary": b"id,score\n\x00\x01\x02\x03\x04\x05\x06" * 50,
+}
+
+
+def _read_both(raw: bytes, name: str, monkeypatch) -> tuple[object, object, bool]:
+    import analytics.readers as readers
+
+    fast_used = []
+    real = readers._read_text_fast
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        fast_used.append(out is not None)
+        return out
+
+    def attempt():
+        try:
+            return read_table(raw, name=name)
+        except DataValidationError as exc:
+            return str(exc)
+
+    monkeypatch.setattr(readers, "_read_text_fast", spy)
+    monkeypatch.setattr(readers, "FAST_PATH_MIN_BYTES", 0)
+    fast = attempt()
+    monkeypatch.setattr(readers, "FAST_PATH_MIN_BYTES", 10**15)
+    exact = attempt()
+    return fast, exact, bool(fast_used and fast_used[0])
+
+
+def _assert_same(fast: object, exact: object) -> None:
+    if isinstance(fast, str) or isinstance(exact, str):
+        assert fast == exact
+        return
+    pd.testing.assert_frame_equal(fast.frame, exact.frame)
+    for attr in ("encoding", "delimiter", "decimal", "header_row", "notices", "file_format"):
+        assert getattr(fast, attr) == getattr(exact, attr), attr
+
+
+@pytest.mark.parametrize("label", list(FAST_CASES))
+def test_fast_path_equals_exact_path(label: str, monkeypatch) -> None:
+    fast, exact, _ = _read_both(FAST_CASES[label], "export.csv", monkeypatch)
+    _assert_same(fast, exact)
+
+
+def test_fast_path_is_taken_for_a_plain_export(monkeypatch) -> None:
+    raw = FAST_CASES["semicolons, decimal commas, BOM, NA markers"]
+    fast, exact, used = _read_both(raw, "export.csv", monkeypatch)
+    assert used
+    _assert_same(fast, exact)
+    assert fast.frame["BMI"].tolist() == ["26.1", pd.NA, "1,5e3"]
+    assert fast.frame["Total"].tolist() == ["12", "7", "5"]
+    assert fast.frame[SOURCE_ROW].tolist() == [2, 3, 4]
+
+
+def test_fast_path_blank_lines_are_counted(monkeypatch) -> None:
+    fast, _, used = _read_both(
+        FAST_CASES["blank lines keep their row numbers"], "b.csv", monkeypatch
+    )
+    assert used
+    assert fast.frame[SOURCE_ROW].tolist() == [2, 4, 6]
+
+
+def test_fast_path_falls_back_when_the_end_is_not_utf8(monkeypatch) -> None:
+    """The encoding is judged on the first bytes; pyarrow refuses the invalid tail and the
+    exact path reads the whole file as Windows-1252, as it always did."""
+    import analytics.readers as readers
+
+    monkeypatch.setattr(readers, "SAMPLE_BYTES", 64)
+    raw = b"id;site\n" + b"P1;Clinic A\n" * 40 + "P2;Clinique Évry\n".encode("cp1252")
+    fast, exact, used = _read_both(raw, "tail.csv", monkeypatch)
+    assert not used
+    _assert_same(fast, exact)
+    assert fast.encoding == "cp1252"
+    assert fast.frame["site"].iloc[-1] == "Clinique Évry"
+
+
+def test_fast_path_equals_exact_path_over_the_bad_file_corpus(monkeypatch) -> None:
+    from tests.analytics.test_bad_files import CASES, raw_bytes
+
+    for case in CASES:
+        raw = raw_bytes(case)
+        if not isinstance(raw, bytes) or case.kwargs:
+            continue
+        fast, exact, _ = _read_both(raw, case.name, monkeypatch)
+        _assert_same(fast, exact)
+        monkeypatch.undo()
