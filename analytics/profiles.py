@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -368,8 +368,31 @@ def _session_to_infusions(values: pd.Series, before: bool) -> pd.Series:
     return values - 1 if before else values
 
 
+def _per_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``fn(values)`` for an elementwise ``fn``, computed once per distinct value.
+
+    ``fn`` sees each distinct value once (and one missing value if the column has any),
+    in the column's own dtype, so its result, and the result's dtype (which may depend on
+    which values occur, as ``pd.to_numeric``'s does), are those of ``fn`` over every row;
+    the results are gathered back by code. A column of millions of rows with a few
+    hundred distinct texts costs one hashing pass instead of millions of Python calls.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    missing = bool((codes < 0).any())
+    distinct = pd.Series(uniques).reindex(range(len(uniques) + int(missing)))
+    if distinct.dtype != values.dtype and not missing:
+        distinct = distinct.astype(values.dtype)
+    out = fn(distinct.reset_index(drop=True)).reset_index(drop=True)
+    take = np.where(codes < 0, len(uniques), codes)
+    return pd.Series(out.array.take(take), index=values.index, name=values.name)
+
+
 def _labels_to_ids(labels: pd.Series, p: ImportProfile) -> pd.Series:
     """Measure labels -> instrument ids: the profile's own table first, then aliases."""
+    return _per_distinct(labels, lambda each: _labels_to_ids_each(each, p))
+
+
+def _labels_to_ids_each(labels: pd.Series, p: ImportProfile) -> pd.Series:
     registry = p.registry
     explicit = {normalise_label(k): v for k, v in p.instrument_values.items()}
     lookup = dict(explicit)
@@ -405,6 +428,10 @@ def parse_dates(values: pd.Series, dayfirst: bool = False) -> pd.Series:
     """Dates written in any of several formats, even mixed in one column: each cell takes
     the first format that reads it (ISO first; then day/month or month/day by ``dayfirst``;
     then month names). Cells no format reads are missing."""
+    return _per_distinct(values, lambda each: _parse_dates_each(each, dayfirst))
+
+
+def _parse_dates_each(values: pd.Series, dayfirst: bool) -> pd.Series:
     text = values.astype("string").str.strip()
     slashes = DAY_FIRST + MONTH_FIRST if dayfirst else MONTH_FIRST + DAY_FIRST
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
@@ -461,10 +488,10 @@ def apply_profile(table: RawTable, p: ImportProfile) -> tuple[pd.DataFrame, dict
         long[s.SCORE] = f[p.score_column]
         labels[s.SCORE] = p.score_column
         if p.infusions_column:
-            raw_inf = pd.to_numeric(f[p.infusions_column], errors="coerce")
-            inf = _session_to_infusions(raw_inf, p.scores_before_infusion)
-            # keep text that is not a number so that validation reports it
-            long[s.INFUSIONS] = inf.astype("string").where(raw_inf.notna(), f[p.infusions_column])
+            long[s.INFUSIONS] = _per_distinct(
+                f[p.infusions_column],
+                lambda each: _infusions_text(each, p.scores_before_infusion),
+            )
             labels[s.INFUSIONS] = p.infusions_column
         if p.day_column:
             long[s.DAY] = f[p.day_column]
@@ -479,8 +506,16 @@ def apply_profile(table: RawTable, p: ImportProfile) -> tuple[pd.DataFrame, dict
             long[col] = long[col].replace(mapping)
     for c, kind in p.covariates.items():
         if c in long.columns and kind == "numeric":
-            long[c] = pd.to_numeric(long[c], errors="coerce")
+            long[c] = _per_distinct(long[c], lambda each: pd.to_numeric(each, errors="coerce"))
     return long, labels
+
+
+def _infusions_text(values: pd.Series, before: bool) -> pd.Series:
+    """Infusions received as text; text that is not a number is kept so that validation
+    reports it."""
+    raw_inf = pd.to_numeric(values, errors="coerce")
+    inf = _session_to_infusions(raw_inf, before)
+    return inf.astype("string").where(raw_inf.notna(), values)
 
 
 def _dates_to_days(long: pd.DataFrame, f: pd.DataFrame, p: ImportProfile) -> pd.DataFrame:
@@ -499,7 +534,7 @@ def _dates_to_days(long: pd.DataFrame, f: pd.DataFrame, p: ImportProfile) -> pd.
     if p.first_infusion_date_column:
         first_raw = f[p.first_infusion_date_column]
         first = _parse_dates(first_raw, p.dayfirst)
-        anchor = first.groupby(pid).transform(_mode_or_nat)
+        anchor = _mode_by_patient(first, pid)
         odd = first.notna() & anchor.notna() & (first != anchor)
         unread = first.isna() & first_raw.notna()
         for mask, text in (
@@ -527,6 +562,17 @@ def _dates_to_days(long: pd.DataFrame, f: pd.DataFrame, p: ImportProfile) -> pd.
     return long
 
 
-def _mode_or_nat(x: pd.Series) -> pd.Timestamp:
-    modes = x.mode()
-    return modes.iloc[0] if len(modes) else pd.NaT
+def _mode_by_patient(dates: pd.Series, pid: pd.Series) -> pd.Series:
+    """Each row's patient's most frequent date, the earliest among equally frequent ones
+    (as ``Series.mode().iloc[0]``), NaT for a patient without dates or a missing id;
+    counted with one group-by over (patient, date) instead of a Python call per patient."""
+    codes, uniques = pd.factorize(pid, use_na_sentinel=True)
+    when = dates.to_numpy(dtype="datetime64[ns]")
+    ok = (codes >= 0) & ~np.isnat(when)
+    pairs = pd.DataFrame({"p": codes[ok], "d": when[ok]})
+    counts = pairs.groupby(["p", "d"], sort=False).size().reset_index(name="n")
+    counts = counts.sort_values(["p", "n", "d"], ascending=[True, False, True], kind="stable")
+    best = counts.drop_duplicates("p")
+    lut = np.full(len(uniques) + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
+    lut[best["p"].to_numpy()] = best["d"].to_numpy(dtype="datetime64[ns]")
+    return pd.Series(lut[np.where(codes < 0, len(uniques), codes)], index=dates.index)

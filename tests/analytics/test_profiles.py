@@ -649,3 +649,42 @@ def test_parse_dates_mixed_in_one_column() -> None:
         pd.Timestamp("2024-03-06"),
     ]
     assert pd.isna(got.iloc[4])
+
+
+# --- per-distinct conversions equal the row-by-row ones ---------------------------------------
+
+
+def test_mode_by_patient_equals_series_mode_per_patient() -> None:
+    from analytics.profiles import _mode_by_patient
+
+    rng = np.random.default_rng(7)
+    n = 400
+    pid = pd.Series(rng.choice(["P1", "P2", "P3", "P4", None], n), dtype="string")
+    days = pd.Series(pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 4, n), "D"))
+    days[rng.random(n) < 0.2] = pd.NaT
+    days[pid == "P4"] = pd.NaT  # a patient without dates
+
+    def mode_or_nat(x: pd.Series) -> pd.Timestamp:
+        modes = x.mode()
+        return modes.iloc[0] if len(modes) else pd.NaT
+
+    expected = days.groupby(pid).transform(mode_or_nat)
+    got = _mode_by_patient(days, pid)
+    pd.testing.assert_series_equal(got, expected.astype("datetime64[ns]"), check_names=False)
+
+
+@pytest.mark.parametrize("dtype", ["string", "object"])
+def test_per_distinct_keeps_values_and_dtype(dtype: str) -> None:
+    from analytics.profiles import _per_distinct
+
+    values = pd.Series(["1", "2", None, "2", "x", "3.5", None, "1"] * 3, dtype=dtype)
+    for fn in (
+        lambda v: pd.to_numeric(v, errors="coerce"),
+        lambda v: parse_dates(v),
+        lambda v: v.astype("string").str.upper(),
+    ):
+        pd.testing.assert_series_equal(_per_distinct(values, fn), fn(values))
+    whole = pd.Series(["1", "2", "2"], dtype=dtype)  # no missing value: int64 stays int64
+    pd.testing.assert_series_equal(
+        _per_distinct(whole, lambda v: pd.to_numeric(v)), pd.to_numeric(whole)
+    )
