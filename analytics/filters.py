@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from analytics import schema as s
@@ -54,5 +55,17 @@ def apply_filters(data: pd.DataFrame, filters: Filters | None) -> pd.DataFrame:
                 ) from None
             keep &= column.isin(wanted)
         else:
-            keep &= column.astype("string").isin([str(v) for v in values]).fillna(False)
+            keep &= _text_isin(column, [str(v) for v in values])
     return data[keep]
+
+
+def _text_isin(column: pd.Series, values: list[str]) -> pd.Series:
+    """Rows whose value, as text, is one of ``values`` (missing: False), without turning
+    an Arrow-backed or categorical column into Python strings row by row."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cats = pd.Series(column.cat.categories).astype("string")
+        hit = np.append(cats.isin(values).fillna(False).to_numpy(dtype=bool), False)
+        return pd.Series(hit[column.cat.codes.to_numpy()], index=column.index)
+    if not isinstance(column.dtype, pd.StringDtype):
+        column = column.astype("string")
+    return column.isin(values).fillna(False).astype(bool)

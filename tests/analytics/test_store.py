@@ -37,6 +37,15 @@ ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30  # seconds; only a safety net for a hung thread, never reached when things work
 
 
+def assert_loaded_equal(loaded: pd.DataFrame, saved: pd.DataFrame) -> None:
+    """The store loads text columns as Arrow-backed ``string`` (compact in memory); every
+    other column, and every value, comes back as saved."""
+    text = [c for c in saved.columns if isinstance(saved[c].dtype, pd.StringDtype)]
+    for c in text:
+        assert loaded[c].dtype == pd.StringDtype("pyarrow"), c
+    pd.testing.assert_frame_equal(loaded, saved.astype({c: "string[pyarrow]" for c in text}))
+
+
 def canonical(n_patients: int = 4, shift: float = 0.0) -> pd.DataFrame:
     """A small validated-looking canonical frame with every dtype the store must keep."""
     rows = []
@@ -103,14 +112,14 @@ def test_save_list_get_load_round_trip(store, tmp_path):
     assert store.list() == [rec]
     assert store.get(rec.id) == rec
     loaded = store.load(rec.id)
-    pd.testing.assert_frame_equal(loaded, frame)
+    assert_loaded_equal(loaded, frame)
     assert loaded["infusions_received"].dtype == "Int64"
     assert loaded["patient_id"].dtype == "string"
     assert loaded["score"].dtype == "float64"
     assert files(tmp_path) == [f"{rec.id}.parquet"]
     # A different index on the way in is not data: the frame comes back with a RangeIndex.
     rec2 = store.save(frame.set_axis(range(100, 116)), name="Shifted index")
-    pd.testing.assert_frame_equal(store.load(rec2.id), frame)
+    assert_loaded_equal(store.load(rec2.id), frame)
 
 
 def test_list_is_newest_first_and_records_are_frozen(store):
@@ -234,13 +243,13 @@ def test_concurrent_saves_keep_every_dataset_intact(tmp_path):
     for i, rec in enumerate(records):
         assert listed[rec.id] == rec
         loaded = store.load(rec.id)
-        pd.testing.assert_frame_equal(loaded, frames[i])
+        assert_loaded_equal(loaded, frames[i])
         assert content_hash(loaded) == rec.content_hash == content_hash(frames[i])
     assert len({r.content_hash for r in records}) == 8
     assert files(tmp_path) == sorted(f"{r.id}.parquet" for r in records)
 
 
-def partial_writer(table, where, **kwargs):
+def partial_writer(frame, schema, where, *args, **kwargs):
     where.write(b"PAR1 half a parquet file")
     where.flush()
     raise OSError(28, "No space left on device")
@@ -257,7 +266,7 @@ def failing_insert(self, record):
 @pytest.mark.parametrize(
     ("target", "replacement"),
     [
-        ((st.pq, "write_table"), partial_writer),
+        ((st, "_write_parquet"), partial_writer),
         ((st.os, "replace"), failing_replace),
         ((LocalStore, "_insert"), failing_insert),
     ],
@@ -274,7 +283,7 @@ def test_failed_write_leaves_nothing_and_keeps_earlier_datasets(
     monkeypatch.undo()
     assert store.list() == [kept]
     assert files(tmp_path) == [f"{kept.id}.parquet"]
-    pd.testing.assert_frame_equal(store.load(kept.id), canonical())
+    assert_loaded_equal(store.load(kept.id), canonical())
 
 
 CRASH = """
@@ -286,11 +295,11 @@ stage, root = sys.argv[1], sys.argv[2]
 frame = pd.DataFrame({"patient_id": ["P1"], "instrument": ["pcl5"], "score": [40.0],
                       "infusions_received": pd.array([0], dtype="Int64"), "day": [0.0]})
 if stage == "writing":
-    def write_table(table, where, **kwargs):
+    def write_parquet(frame, schema, where, *args, **kwargs):
         where.write(b"PAR1 partial")
         where.flush()
         os._exit(70)
-    store.pq.write_table = write_table
+    store._write_parquet = write_parquet
 else:
     real_replace = os.replace
     def replace(src, dst):
@@ -318,13 +327,13 @@ def test_a_crash_mid_save_leaves_no_dataset_and_the_next_open_cleans_up(tmp_path
     reopened = LocalStore(tmp_path)
     assert files(tmp_path) == [f"{kept.id}.parquet"]
     assert reopened.list() == [kept]
-    pd.testing.assert_frame_equal(reopened.load(kept.id), canonical())
+    assert_loaded_equal(reopened.load(kept.id), canonical())
 
 
 def test_opening_a_store_never_removes_a_save_in_progress(tmp_path, monkeypatch):
     store = LocalStore(tmp_path)
     reached, release = threading.Event(), threading.Event()
-    real_write, real_insert = st.pq.write_table, LocalStore._insert
+    real_write, real_insert = st._write_parquet, LocalStore._insert
 
     def paused(stage):
         def wait(*args, **kwargs):
@@ -338,7 +347,7 @@ def test_opening_a_store_never_removes_a_save_in_progress(tmp_path, monkeypatch)
         reached.clear()
         release.clear()
         if stage == "write":
-            monkeypatch.setattr(st.pq, "write_table", paused(stage))
+            monkeypatch.setattr(st, "_write_parquet", paused(stage))
         else:
             monkeypatch.setattr(LocalStore, "_insert", paused(stage))
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -350,7 +359,7 @@ def test_opening_a_store_never_removes_a_save_in_progress(tmp_path, monkeypatch)
             release.set()
             rec = future.result(timeout=WAIT)
         monkeypatch.undo()
-        pd.testing.assert_frame_equal(store.load(rec.id), canonical())
+        assert_loaded_equal(store.load(rec.id), canonical())
     assert len(store.list()) == 2
 
 
