@@ -23,6 +23,7 @@ from analytics.covariates import patient_covariates, patient_level_columns
 from analytics.filters import apply_filters
 from analytics.outcomes import derive_patient_outcomes, restrict_outcomes
 from analytics.stats import count_cohort, patient_counts, sum_patient_counts
+from analytics.suppression import suppress_trajectory
 from analytics.trajectories import summarise_points, summarise_trajectory, trajectory_points
 from analytics.validation import validate_canonical
 from bench import cohorts, library, processes, reference, run
@@ -198,3 +199,40 @@ def test_bench_cli_parses_its_options():
         ).returncode
         == 2
     )
+
+
+def test_the_overview_page_computation_on_a_stored_dataset_equals_the_library(
+    tmp_path, monkeypatch
+):
+    """What bench.pages times on a filter change: a dataset from the store (text columns
+    Arrow-backed), cached whole-dataset outcomes restricted to the chosen patients, every
+    tile and figure, equal to the general path over the filtered rows."""
+    from analytics.definitions import OutcomeDefinition
+    from analytics.io import load_canonical
+    from analytics.stats import summarise_outcomes
+    from analytics.store import open_store
+    from bench.pages import overview_page
+    from ui.datasets import DEMO_PATH
+
+    monkeypatch.setenv("OUTCOMES_DATA_DIR", str(tmp_path))
+    demo = load_canonical(DEMO_PATH).data
+    dataset_id = open_store(tmp_path).save(demo, name="demo copy").id
+    definition = OutcomeDefinition()
+    cov = patient_covariates(demo)
+    rng = np.random.default_rng(11)
+    levels = {c: sorted(demo[c].dropna().unique()) for c in ("site", "sex", "route")}
+    for _ in range(4):
+        cols = rng.choice(sorted(levels), size=int(rng.integers(1, 3)), replace=False)
+        f = {c: list(rng.choice(levels[c], size=1)) for c in cols}
+        key = tuple(sorted((c, tuple(v)) for c, v in f.items()))
+        subset = apply_filters(demo, f)
+        direct = derive_patient_outcomes(subset, library.INSTRUMENT, definition, covariates=cov)
+        got = overview_page(dataset_id, key, definition)
+        res = got["results"]
+        expect = summarise_outcomes(direct).iloc[0]
+        pd.testing.assert_series_equal(res.row, expect, check_names=False)
+        assert res.counts == count_cohort(subset, library.INSTRUMENT)
+        traj = suppress_trajectory(summarise_trajectory(subset, direct), 11)
+        pd.testing.assert_frame_equal(res.trajectory, traj)
+        assert len(got["specs"]) == 2 and all(s.startswith("{") for s in got["specs"])
+        assert [t.label for t in res.tiles][:2] == ["Patients", "Assessments"]

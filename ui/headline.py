@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from analytics.outcomes import PatientOutcomes
 from ui import format as fmt
@@ -116,3 +117,51 @@ def headline_tiles(
         )
     )
     return tiles
+
+
+@dataclass(frozen=True)
+class OverviewResults:
+    """Everything the Overview shows for one view, computed once: the summary row, the
+    cohort counts, the headline tiles, the (suppressed) trajectory table and both figures.
+    The page draws these and its downloads reuse them (no figure is built twice)."""
+
+    row: pd.Series
+    counts: dict[str, int]
+    tiles: list[Tile]
+    trajectory: pd.DataFrame
+    trajectory_figure: go.Figure
+    severity_figure: go.Figure
+
+
+def overview_results(
+    args: tuple,
+    outcomes: PatientOutcomes,
+    *,
+    value: str,
+    by: str | None,
+    min_cell: int,
+    note: str = "",
+) -> OverviewResults:
+    """The Overview's numbers and figures for the cache arguments ``args`` =
+    ``(dataset_id, instrument, definition, filters)`` (``outcomes`` is
+    ``cache.outcomes(*args)``). ``bench/pages.py`` times exactly this on a filter change."""
+    from analytics.charts import plot_band_distribution, plot_trajectory
+    from ui import cache
+
+    dataset_id, instrument, definition, filters = args
+    row = cache.summary(*args).iloc[0]
+    counts = cache.cohort_counts(dataset_id, instrument, filters)
+    endpoint = definition.endpoint_rule.describe()
+    tiles = headline_tiles(row, counts, outcomes, endpoint, min_cell)
+    traj = cache.trajectory(*args, value=value, by=by, min_cell_size=min_cell)
+    n_base = int(outcomes.table["baseline_score"].notna().sum())
+    fig = plot_trajectory(
+        traj,
+        outcomes.instrument,
+        value=value,
+        n_patients=n_base,
+        note=note,
+        min_cell_size=min_cell,
+    )
+    bands = plot_band_distribution(outcomes, note=note, min_cell_size=min_cell)
+    return OverviewResults(row, counts, tiles, traj, fig, bands)

@@ -223,9 +223,16 @@ def exports_panel(
 
 
 def overview_exports(
-    view: View, outcomes: PatientOutcomes, row: pd.Series, trajectory: pd.DataFrame, fig
+    view: View,
+    outcomes: PatientOutcomes,
+    row: pd.Series,
+    trajectory: pd.DataFrame,
+    fig,
+    *,
+    severity: go.Figure | None = None,
 ) -> None:
-    """The Overview's downloads: headline numbers, the trajectory and severity charts."""
+    """The Overview's downloads: headline numbers, the trajectory and severity charts
+    (``severity``: the page's own severity figure, built again when not given)."""
     from analytics.charts import plot_band_distribution
 
     min_cell = config.min_cell_size()
@@ -248,7 +255,9 @@ def overview_exports(
         },
         figures={
             "Trajectory": fig,
-            "Severity": plot_band_distribution(outcomes, note=note, min_cell_size=min_cell),
+            "Severity": severity
+            if severity is not None
+            else plot_band_distribution(outcomes, note=note, min_cell_size=min_cell),
         },
     )
 
