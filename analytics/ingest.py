@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,25 @@ from analytics.errors import DataValidationError
 from analytics.profiles import ImportProfile, apply_profile, parse_profile
 from analytics.readers import DEFAULT_MAX_BYTES, RawTable, read_table
 from analytics.validation import ValidationResult, validate_canonical
+
+Progress = Callable[[str, float], None]
+# The steps of an upload, in order, as reported to a progress callback.
+STEP_READ = "Reading the file"
+STEP_MAP = "Mapping the columns"
+STEP_VALIDATE = "Checking every row"
+STEP_SCREEN = "Screening for identifiers"
+STEP_DONE = "Checked"
+
+
+def scaled(progress: Progress | None, low: float, high: float, prefix: str = "") -> Progress | None:
+    """A callback reporting a sub-step's fraction as the part [low, high] of the whole."""
+    if progress is None:
+        return None
+
+    def report(message: str, fraction: float) -> None:
+        progress(f"{prefix}{message}", low + (high - low) * min(max(fraction, 0.0), 1.0))
+
+    return report
 
 
 @dataclass(frozen=True)
@@ -59,8 +79,15 @@ def screen(table: RawTable, profile: ImportProfile | None) -> tuple:
     return tuple(screen_identifiers(frame, id_column=id_column, date_columns_used_for_time=dates))
 
 
-def ingest_table(table: RawTable, profile: ImportProfile | None) -> Ingested:
-    """Map (when a profile is given) and validate an already-read table."""
+def ingest_table(
+    table: RawTable, profile: ImportProfile | None, *, progress: Progress | None = None
+) -> Ingested:
+    """Map (when a profile is given) and validate an already-read table.
+
+    ``progress(message, fraction)`` is called before each step (:data:`STEP_MAP`,
+    :data:`STEP_VALIDATE`, :data:`STEP_SCREEN`) and with :data:`STEP_DONE` at the end.
+    """
+    report = progress or (lambda message, fraction: None)
     if profile is None:
         if not is_canonical(table):
             raise DataValidationError(
@@ -70,14 +97,20 @@ def ingest_table(table: RawTable, profile: ImportProfile | None) -> Ingested:
             )
         mapped, labels, registry = table.frame, {}, None
     else:
+        report(STEP_MAP, 0.0)
         mapped, labels = apply_profile(table, profile)
         registry = profile.registry
     if mapped.empty:
         raise DataValidationError("no scores found in the mapped columns", file=table.source)
+    report(STEP_VALIDATE, 0.35)
     result = validate_canonical(
         mapped, source=table.source, registry=registry, column_labels=labels
     )
-    return Ingested(table, profile, result, screen(table, profile))
+    del mapped
+    report(STEP_SCREEN, 0.85)
+    findings = screen(table, profile)
+    report(STEP_DONE, 1.0)
+    return Ingested(table, profile, result, findings)
 
 
 def ingest(
@@ -87,11 +120,24 @@ def ingest(
     profile: ImportProfile | None = None,
     sheet: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress | None = None,
 ) -> Ingested:
-    """Read any supported file and map it with ``profile`` (or take it as canonical)."""
+    """Read any supported file and map it with ``profile`` (or take it as canonical).
+
+    ``progress(message, fraction of the whole upload)`` is called before each step:
+    :data:`STEP_READ` (and the read's own steps, prefixed ``"Reading the file: "``),
+    then those of :func:`ingest_table`."""
     sheet = sheet or (profile.sheet if profile is not None else None)
-    table = read_table(data, name=name, sheet=sheet, max_bytes=max_bytes)
-    return ingest_table(table, profile)
+    if progress is not None:
+        progress(STEP_READ, 0.0)
+    table = read_table(
+        data,
+        name=name,
+        sheet=sheet,
+        max_bytes=max_bytes,
+        progress=scaled(progress, 0.0, 0.5, f"{STEP_READ}: "),
+    )
+    return ingest_table(table, profile, progress=scaled(progress, 0.5, 1.0))
 
 
 def load_profile(path: str | Path) -> ImportProfile:

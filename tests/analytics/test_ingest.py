@@ -287,3 +287,25 @@ def test_load_profile_errors(tmp_path) -> None:
     bad.write_text('name = "x"\nformat = "wide"\npatient_id = "id"\nscores = []\nextra = 1\n')
     with pytest.raises(DataValidationError, match=r"^bad.toml: unknown key\(s\) \['extra'\]"):
         load_profile(bad)
+
+
+def test_progress_reports_every_step_in_order() -> None:
+    """The Data page draws these: read (and its own steps), map, validate, screen."""
+    import analytics.ingest as ing
+
+    profile = load_profile(SAMPLE / "profiles" / "messy_long_export.toml")
+    seen: list[tuple[str, float]] = []
+    got = ingest(
+        MESSY_CSV,
+        profile=profile,
+        progress=lambda message, fraction: seen.append((message, fraction)),
+    )
+    assert not got.data.empty
+    messages = [m for m, _ in seen]
+    steps = [ing.STEP_READ, ing.STEP_MAP, ing.STEP_VALIDATE, ing.STEP_SCREEN, ing.STEP_DONE]
+    assert [m for m in messages if m in steps] == steps
+    reading = messages[1 : messages.index(ing.STEP_MAP)]
+    assert reading and all(m.startswith(f"{ing.STEP_READ}: ") for m in reading)
+    assert "Reading the file: Parsing the file" in reading
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
