@@ -208,46 +208,41 @@ def _optional_text(value: object, what: str, limit: int) -> str | None:
 
 
 def _canonical_column(values: pd.Series) -> tuple[str, pd.Series]:
-    """(kind, values) with kind one of bool, int, float, string and a matching dtype."""
+    """(kind, values) with kind one of bool, int, float, string and a matching dtype
+    (no copy when the column already has it)."""
     dtype = values.dtype
     if pd.api.types.is_bool_dtype(dtype):
-        return "bool", values.astype("boolean")
+        return "bool", values.astype("boolean", copy=False)
     if pd.api.types.is_integer_dtype(dtype):
-        return "int", values.astype("Int64")
+        return "int", values.astype("Int64", copy=False)
     if pd.api.types.is_float_dtype(dtype):
-        return "float", values.astype("float64")
+        return "float", values.astype("float64", copy=False)
+    if isinstance(dtype, pd.StringDtype):
+        return "string", values
     return "string", values.astype("string")
 
 
 HASH_CHUNK_ROWS = 1 << 20  # rows hashed (and, in a save, written) per step
 
 
-def _column_bytes(name: str, kind: str, values: pd.Series) -> Iterator[bytes]:
+def _column_bytes(
+    name: str, kind: str, values: pd.Series | pa.Array
+) -> Iterator[bytes | memoryview]:
     """The serialisation of one column, rows already in hash order (docs/storage.md),
     in pieces of at most :data:`HASH_CHUNK_ROWS` rows: the byte stream, and so the
-    digest, is the same as in one piece, and no piece copies the whole column."""
-    missing = values.isna().to_numpy()
+    digest, is the same as in one piece, and no piece copies the whole column. Text
+    comes as an Arrow array, so no Python string is touched."""
+    if isinstance(values, pa.Array):
+        missing = values.is_null().to_numpy(zero_copy_only=False)
+    else:
+        missing = values.isna().to_numpy()
     n = len(values)
     steps = range(0, n, HASH_CHUNK_ROWS)
     yield json.dumps([name, kind]).encode("utf-8") + b"\n"
     for i in steps:
         yield missing[i : i + HASH_CHUNK_ROWS].astype(np.uint8).tobytes()
     if kind == "string":
-        if n == 0:
-            return
-        pieces = []
-        for i in steps:
-            texts = values.iloc[i : i + HASH_CHUNK_ROWS].to_numpy(dtype=object, na_value=None)
-            arr = pa.array(texts, type=pa.large_string(), from_pandas=True)
-            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + 1)
-            lengths = np.diff(offsets)
-            lengths[missing[i : i + HASH_CHUNK_ROWS]] = -1
-            yield lengths.astype("<i8").tobytes()
-            pieces.append(arr)
-        for arr in pieces:  # the text itself, after every length
-            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + 1)
-            data = arr.buffers()[2]
-            yield b"" if data is None else data.to_pybytes()[offsets[0] : offsets[-1]]
+        yield from _text_bytes(values, missing)
         return
     for i in steps:
         part = values.iloc[i : i + HASH_CHUNK_ROWS]
@@ -262,6 +257,44 @@ def _column_bytes(name: str, kind: str, values: pd.Series) -> Iterator[bytes]:
             yield part.fillna(False).to_numpy(dtype=bool).astype(np.uint8).tobytes()
 
 
+def _text_array(values: pd.Series) -> pa.Array:
+    """A text column as one Arrow ``string`` array (``large_string`` past 2 GB)."""
+    try:
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    except pa.ArrowCapacityError:  # pragma: no cover - over 2 GB of text in one column
+        return pa.array(values, type=pa.large_string(), from_pandas=True)
+
+
+def _text_arrays(frame: pd.DataFrame) -> dict[str, pa.Array]:
+    """Each pandas ``string`` column as Arrow text, converted once and shared by the
+    content hash and the Parquet file (each conversion visits every Python string)."""
+    return {
+        c: _text_array(frame[c])
+        for c in frame.columns
+        if isinstance(frame[c].dtype, pd.StringDtype)
+    }
+
+
+def _text_bytes(arr: pa.Array, missing: np.ndarray) -> Iterator[bytes | memoryview]:
+    """A text column's lengths (-1 where missing), then all its UTF-8 bytes, in pieces."""
+    if len(arr) == 0:
+        return
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width, count=arr.offset + len(arr) + 1)
+    offsets = offsets[arr.offset :].astype(np.int64)
+    for i in range(0, len(arr), HASH_CHUNK_ROWS):
+        lengths = np.diff(offsets[i : i + HASH_CHUNK_ROWS + 1])
+        lengths[missing[i : i + HASH_CHUNK_ROWS]] = -1
+        yield lengths.astype("<i8").tobytes()
+    data = arr.buffers()[2]
+    if data is None:
+        return
+    text = memoryview(data)[offsets[0] : offsets[-1]]
+    step = 64 * HASH_CHUNK_ROWS
+    for i in range(0, len(text), step):
+        yield text[i : i + step]
+
+
 def _sort_key(kind: str, values: pd.Series) -> pa.Array:
     """A column as an Arrow sort key that orders as pandas does: text by code point
     (UTF-8 byte order), -0.0 equal to 0.0, NaN and NA both missing (placed last)."""
@@ -269,18 +302,23 @@ def _sort_key(kind: str, values: pd.Series) -> pa.Array:
         numbers = values.to_numpy(dtype="float64", na_value=np.nan) + 0.0  # -0.0 -> 0.0
         return pa.array(numbers, from_pandas=True)
     if kind == "string":
-        return pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+        return _text_array(values)
     return pa.array(values, from_pandas=True)
 
 
-def _hash_order(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+def _hash_order(frame: pd.DataFrame, keys: list[str], texts: Mapping[str, pa.Array]) -> np.ndarray:
     """Row order for hashing: sorted by ``keys`` (missing last), ties in every key in any
     order (such rows serialise to the same bytes). Arrow sorts on the leading keys;
     only when rows tie on those too are the remaining keys added."""
     n = len(frame)
     for width in (min(4, len(keys)), len(keys)):
         try:
-            table = pa.table({k: _sort_key(*_canonical_column(frame[k])) for k in keys[:width]})
+            table = pa.table(
+                {
+                    k: texts[k] if k in texts else _sort_key(*_canonical_column(frame[k]))
+                    for k in keys[:width]
+                }
+            )
         except (pa.ArrowException, TypeError, ValueError):  # e.g. text Arrow cannot hold
             break
         order = pc.sort_indices(table, sort_keys=[(k, "ascending", "at_end") for k in keys[:width]])
@@ -295,7 +333,7 @@ def _hash_order(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
             tied &= pc.or_(same, both).to_numpy(zero_copy_only=False)
             if not tied.any():
                 return order.to_numpy()
-    table = pd.DataFrame({c: _canonical_column(frame[c])[1] for c in keys})
+    table = pd.DataFrame({c: _canonical_column(frame[c])[1].reset_index(drop=True) for c in keys})
     return table.sort_values(keys, kind="mergesort", na_position="last").index.to_numpy()
 
 
@@ -308,17 +346,26 @@ def content_hash(frame: pd.DataFrame) -> str:
     Computed column by column in pieces, so it holds about one column's copy at a time.
     """
     _check_columns(frame)
+    return _content_hash(frame, {})
+
+
+def _content_hash(frame: pd.DataFrame, texts: Mapping[str, pa.Array]) -> str:
+    """:func:`content_hash`, reusing text columns already converted to Arrow."""
     names = sorted(c for c in frame.columns if c not in HASH_EXCLUDED)
-    frame = frame.reset_index(drop=True)
     keys = [c for c in HASH_SORT_KEYS if c in names] + [c for c in names if c not in HASH_SORT_KEYS]
     order = np.arange(len(frame))
     if keys and len(frame) > 1:
-        order = _hash_order(frame, keys)
+        order = _hash_order(frame, keys, texts)
     digest = hashlib.sha256(HASH_PREFIX)
     digest.update(f"{len(frame)} {len(names)}\n".encode())
+    taker = pa.array(order)
     for name in names:
         kind, values = _canonical_column(frame[name])
-        for chunk in _column_bytes(name, kind, values.take(order)):
+        if kind == "string":
+            column = (texts[name] if name in texts else _text_array(values)).take(taker)
+        else:
+            column = values.take(order)
+        for chunk in _column_bytes(name, kind, column):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -588,13 +635,27 @@ def _prepare(frame: pd.DataFrame) -> tuple[pa.Schema, int, tuple[str, ...]]:
     return schema, n_patients, instruments
 
 
-def _row_groups(frame: pd.DataFrame, schema: pa.Schema) -> Iterator[pa.Table]:
+def _row_groups(
+    frame: pd.DataFrame, schema: pa.Schema, texts: Mapping[str, pa.Array]
+) -> Iterator[pa.Table]:
     """The frame as Arrow tables of :data:`HASH_CHUNK_ROWS` rows, one Parquet row group
-    each: a save holds one group's copy at a time, not a copy of the whole frame."""
+    each: a save holds one group's copy at a time, not a copy of the whole frame. Text
+    columns are slices of the arrays the hash used; the rest is converted per group."""
+    others = [c for c in frame.columns if c not in texts]
+    partial = pa.schema([schema.field(c) for c in others])
     for start in range(0, len(frame), HASH_CHUNK_ROWS):
         part = frame.iloc[start : start + HASH_CHUNK_ROWS]
         try:
-            yield pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+            rest = pa.Table.from_pandas(part[others], schema=partial, preserve_index=False)
+            yield pa.Table.from_arrays(
+                [
+                    texts[c].slice(start, len(part)).cast(schema.field(c).type)
+                    if c in texts
+                    else rest.column(c)
+                    for c in frame.columns
+                ],
+                schema=schema,
+            )
         except (pa.ArrowException, TypeError, ValueError) as exc:
             raise DataValidationError(f"the data cannot be stored as Parquet: {exc}") from exc
 
@@ -604,11 +665,13 @@ def _write_parquet(
     schema: pa.Schema,
     where: object,
     progress: Callable[[str, float], None] | None = None,
+    texts: Mapping[str, pa.Array] | None = None,
 ) -> None:
     """Write ``frame`` to the open file ``where`` as Parquet, one row group at a time."""
+    texts = _text_arrays(frame) if texts is None else texts
     n_groups = max(1, -(-len(frame) // HASH_CHUNK_ROWS))
     with pq.ParquetWriter(where, schema, compression="zstd") as writer:
-        for i, group in enumerate(_row_groups(frame, schema)):
+        for i, group in enumerate(_row_groups(frame, schema, texts)):
             if progress is not None:
                 progress(f"Writing rows (part {i + 1} of {n_groups})", 0.3 + 0.7 * i / n_groups)
             writer.write_table(group)
@@ -799,6 +862,10 @@ class LocalStore:
         schema, n_patients, instruments = _prepare(frame)
         if progress is not None:
             progress("Computing the content hash", 0.0)
+        try:
+            texts = _text_arrays(frame)
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            raise DataValidationError(f"the data cannot be stored as Parquet: {exc}") from exc
         dataset_id = new_dataset_id()
         while self._path(dataset_id).exists():  # pragma: no cover - 1 in 2**128
             dataset_id = new_dataset_id()
@@ -808,7 +875,7 @@ class LocalStore:
             n_rows=len(frame),
             n_patients=n_patients,
             instruments=instruments,
-            content_hash=content_hash(frame),
+            content_hash=_content_hash(frame, texts),
             profile_name=_optional_text(profile_name, "profile_name", MAX_NAME_LENGTH),
             profile_toml=_optional_text(profile_toml, "profile_toml", MAX_PROFILE_BYTES),
             source_file=_optional_text(source_file, "source_file", 1000),
@@ -817,7 +884,7 @@ class LocalStore:
             extra=_frozen_mapping(extra, "extra"),
         )
         with _store_errors("save the dataset"):
-            self._write(record, frame, schema, progress)
+            self._write(record, frame, schema, texts, progress)
         if progress is not None:
             progress("Saved", 1.0)
         return record
@@ -827,6 +894,7 @@ class LocalStore:
         record: DatasetRecord,
         frame: pd.DataFrame,
         schema: pa.Schema,
+        texts: Mapping[str, pa.Array],
         progress: Callable[[str, float], None] | None = None,
     ) -> None:
         """Temporary file (written in row groups), fsync, rename, then the record; undo
@@ -843,7 +911,7 @@ class LocalStore:
             renamed = committed = False
             try:
                 _try_lock(handle.fileno())
-                _write_parquet(frame, schema, handle, progress)
+                _write_parquet(frame, schema, handle, progress, texts)
                 handle.flush()
                 os.fsync(handle.fileno())
                 if fcntl is None:  # pragma: no cover - Windows cannot rename an open file
