@@ -91,6 +91,9 @@ def sorted_codes(column: pd.Series, rows: np.ndarray | None = None) -> tuple[np.
         arr = _arrow_array(column)
         if rows is not None:
             arr = arr.take(rows)
+        runs = _arrow_runs(arr)
+        if runs is not None:
+            return runs
         enc = pc.dictionary_encode(arr)
         indices = enc.indices.to_numpy(zero_copy_only=False)
         order = pc.array_sort_indices(enc.dictionary).to_numpy()
@@ -113,6 +116,25 @@ def sorted_codes(column: pd.Series, rows: np.ndarray | None = None) -> tuple[np.
     return codes.astype(np.int64, copy=False), pd.Index(uniques, dtype=object)
 
 
+def _arrow_runs(arr) -> tuple[np.ndarray, pd.Index] | None:
+    """:func:`_runs` for an Arrow string array, with Arrow's comparisons."""
+    import pyarrow.compute as pc
+
+    n = len(arr)
+    if n < 2 or arr.null_count:
+        return None
+    change = pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    starts = np.r_[0, np.flatnonzero(change) + 1]
+    uniques = arr.take(starts)
+    k = len(uniques)
+    if k > 1 and not pc.all(pc.greater(uniques.slice(1), uniques.slice(0, k - 1))).as_py():
+        return None
+    codes = np.zeros(n, dtype=np.int64)
+    codes[starts[1:]] = 1
+    np.cumsum(codes, out=codes)
+    return codes, pd.Index(uniques.to_numpy(zero_copy_only=False), dtype=object)
+
+
 def _runs(values: np.ndarray) -> tuple[np.ndarray, pd.Index] | None:
     """Codes from run boundaries when equal values are adjacent and the runs increase."""
     n = len(values)
@@ -130,3 +152,63 @@ def _runs(values: np.ndarray) -> tuple[np.ndarray, pd.Index] | None:
     codes[starts[1:]] = 1
     np.cumsum(codes, out=codes)
     return codes, pd.Index(uniques, dtype=object)
+
+
+def first_rows(column: pd.Series) -> np.ndarray:
+    """For each row, the position of the first row with the same value (e.g. each
+    assessment's patient's first row); computed once per dataset by its callers."""
+    codes, uniques = sorted_codes(column)
+    n = len(codes)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if np.all(codes[1:] >= codes[:-1]):
+        order = np.arange(n)
+        grouped = codes
+    else:
+        order = np.argsort(codes, kind="stable")
+        grouped = codes[order]
+    starts = np.r_[True, grouped[1:] != grouped[:-1]]
+    first_of = np.empty(len(uniques) + 1, dtype=np.int64)  # last slot: code -1 (missing)
+    first_of[grouped[starts]] = order[starts]
+    return first_of[codes]
+
+
+def constant_within(column: pd.Series, first: np.ndarray) -> bool:
+    """Whether every row holds the same value as row ``first[i]`` (missing counts as a
+    value: a row is missing exactly when its first row is)."""
+    missing = np.asarray(column.isna(), dtype=bool)
+    if not np.array_equal(missing, missing[first]):
+        return False
+    rows = np.flatnonzero(~missing)
+    if rows.size == 0:
+        return True
+    dtype = column.dtype
+    n = len(first)
+    # Rows in runs per patient (the canonical frame): compare each row with the one before.
+    pairs = first[1:] == first[:-1]
+    contiguous = bool(np.all(pairs | (first[1:] == np.arange(1, n))))
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        return bool(np.all(codes[rows] == codes[first[rows]]))
+    if _is_arrow(dtype):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = _arrow_array(column)
+        if contiguous:
+            pairs &= ~missing[1:]
+            same = pc.equal(arr.slice(1), arr.slice(0, n - 1))
+            same = same.fill_null(True).to_numpy(zero_copy_only=False)
+            return bool(np.all(same[pairs]))
+        same = pc.equal(arr.take(pa.array(rows)), arr.take(pa.array(first[rows])))
+        return bool(pc.all(same).as_py())
+    values = np.asarray(column.array)
+    if contiguous and values.dtype.kind in "fiub":
+        with np.errstate(invalid="ignore"):
+            same = values[1:] == values[:-1]
+        return bool(np.all(same | ~(pairs & ~missing[1:])))
+    try:
+        return bool(np.all(values[rows] == values[first[rows]]))
+    except TypeError:
+        same = column.iloc[rows].to_numpy() == column.iloc[first[rows]].to_numpy()
+        return bool(np.all(same))

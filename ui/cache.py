@@ -19,7 +19,8 @@ import pandas as pd
 import streamlit as st
 
 from analytics import schema as s
-from analytics.covariates import categorical_levels, patient_covariates, patient_level_columns
+from analytics.codes import constant_within, first_rows
+from analytics.covariates import categorical_levels, extra_columns, patient_covariates
 from analytics.definitions import OutcomeDefinition
 from analytics.filters import apply_filters
 from analytics.instruments import Instrument, load_registry
@@ -51,6 +52,7 @@ def registry(dataset_id: str) -> Mapping[str, Instrument]:
 
 @st.cache_resource(max_entries=8)
 def covariates(dataset_id: str) -> pd.DataFrame:
+    _patient_first_rows(dataset_id)  # found with the dataset, so no filter click waits
     return patient_covariates(dataset(dataset_id))
 
 
@@ -66,9 +68,18 @@ def instruments_present(dataset_id: str) -> list[str]:
 
 @st.cache_resource(max_entries=256, show_spinner=False)
 def patient_level(dataset_id: str, column: str) -> bool:
-    """Whether a filter on ``column`` chooses whole patients (see the module docstring);
-    checked for a column the first time it is filtered on."""
-    return bool(patient_level_columns(dataset(dataset_id), [column]))
+    """Whether a filter on ``column`` chooses whole patients (see the module docstring):
+    :func:`analytics.covariates.patient_level_columns` for one column, checked the first
+    time it is filtered on against each row's patient's first row (found once per dataset)."""
+    data = dataset(dataset_id)
+    if column not in extra_columns(data) or data[s.PATIENT_ID].isna().any():
+        return False
+    return constant_within(data[column], _patient_first_rows(dataset_id))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _patient_first_rows(dataset_id: str) -> np.ndarray:
+    return first_rows(dataset(dataset_id)[s.PATIENT_ID])
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
