@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from analytics.instruments import Instrument, load_registry, normalise_label
@@ -138,21 +139,35 @@ class ColumnGuess:
 
 
 def _numeric_share(values: pd.Series) -> float:
-    v = values.dropna()
-    if v.empty:
+    """The share of filled cells that read as numbers (each distinct text parsed once)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    if counts.sum() == 0:
         return 0.0
-    return float(pd.to_numeric(v, errors="coerce").notna().mean())
+    numeric = pd.to_numeric(pd.Series(uniques), errors="coerce").notna().to_numpy()
+    return float(counts[numeric].sum() / counts.sum())
+
+
+def _first_filled(values: pd.Series, n: int) -> pd.Series:
+    """The first ``n`` filled cells (``values.dropna().head(n)``) without scanning a
+    long column to the end."""
+    k = 4 * n
+    while True:
+        head = values.iloc[:k].dropna()
+        if len(head) >= n or k >= len(values):
+            return head.head(n)
+        k *= 4
 
 
 def _date_share(values: pd.Series) -> float:
-    v = values.dropna().astype(str).head(200)
+    v = _first_filled(values, 200).astype(str)
     if v.empty or _numeric_share(v) > 0.9:
         return 0.0
     return float(pd.to_datetime(v, errors="coerce", format="mixed").notna().mean())
 
 
 def _instrument_share(values: pd.Series, registry: Mapping[str, Instrument]) -> float:
-    v = values.dropna().astype(str).head(500)
+    v = _first_filled(values, 500).astype(str)
     if v.empty:
         return 0.0
     hits = v.map(lambda x: match_instrument(tokens(x), registry)[0] is not None)
@@ -178,13 +193,20 @@ def guess_columns(
     registry = load_registry() if registry is None else registry
     f = table.frame
     cols = table.columns
+    shares: dict[str, float] = {}
+
+    def numeric_share(c: str) -> float:
+        if c not in shares:
+            shares[c] = _numeric_share(f[c])
+        return shares[c]
+
     id_col = _guess_id(f, cols)
     guesses: dict[str, ColumnGuess] = {id_col: ColumnGuess(id_col, "id")}
     for c in cols:
         if c in guesses:
             continue
         iid, rest = match_instrument(tokens(c), registry)
-        if iid is not None and _numeric_share(f[c]) >= 0.5:
+        if iid is not None and numeric_share(c) >= 0.5:
             guesses[c] = ColumnGuess(c, "score", instrument=iid, time=match_time(rest))
     measure = [c for c in cols if c not in guesses and _instrument_share(f[c], registry) >= 0.6]
     fmt = "long" if measure and not any(g.role == "score" for g in guesses.values()) else "wide"
@@ -195,7 +217,7 @@ def guess_columns(
             continue
         name = normalise_label(c)
         toks = tokens(c)
-        num = _numeric_share(f[c])
+        num = numeric_share(c)
         if fmt == "long" and num >= 0.8 and any(w in toks for w in _SCORE_NAMES):
             guesses[c] = ColumnGuess(c, "score_value")
         elif num >= 0.8 and any(w in toks for w in _INFUSION_NAMES):
@@ -234,7 +256,8 @@ _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}")
 def guess_dayfirst(values: pd.Series) -> bool:
     """True when slashed dates show a first part above 12 (31/12/2024) and none show a
     second part above 12 (12/31/2024)."""
-    parts = values.dropna().astype(str).str.extract(_SLASHED).dropna().astype(int)
+    distinct = pd.Series(values.dropna().astype(str).unique())  # the answer is about which
+    parts = distinct.str.extract(_SLASHED).dropna().astype(int)  # dates occur, not how often
     if parts.empty:
         return False
     return bool((parts[0] > 12).any() and not (parts[1] > 12).any())

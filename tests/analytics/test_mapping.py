@@ -541,3 +541,14 @@ def test_unassigned_roles_are_dropped() -> None:
     m = mapping(ID, VALUE, MEASURE, INF, ("x", None, None, None, None))
     p = profile_from_mapping(m, name="x")
     assert "x" not in p.source_columns()
+
+
+def test_numeric_share_and_first_filled_equal_the_plain_definitions() -> None:
+    from analytics.mapping import _first_filled, _numeric_share
+
+    values = pd.Series(([None] * 7 + ["1", "x", "2,5", "2.5", None, "1"]) * 40, dtype="string")
+    plain = pd.to_numeric(values.dropna(), errors="coerce").notna().mean()
+    assert _numeric_share(values) == pytest.approx(plain)
+    assert _numeric_share(pd.Series([None, None], dtype="string")) == 0.0
+    for n in (1, 5, 200, 10_000):
+        pd.testing.assert_series_equal(_first_filled(values, n), values.dropna().head(n))
