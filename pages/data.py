@@ -51,13 +51,11 @@ with tab_upload:
     )
     sheet = st.session_state.get(k.UPLOAD_SHEET)
     try:
-        table = upload.read_source(
-            source.file_id, source.data, source.name, sheet, config.max_upload_bytes()
-        )
+        table = upload.read_source(source, sheet, config.max_upload_bytes())
         if sheet is None and len(table.sheets) > 1:
             st.selectbox("Worksheet", options=list(table.sheets), key=k.UPLOAD_SHEET)
         profile, how = upload.starting_profile(
-            table, profile_file.getvalue() if profile_file else None
+            table, profile_file.getvalue() if profile_file else None, source.file_id
         )
     except DataValidationError as exc:
         st.error(str(exc), icon=":material/error:")

@@ -3,9 +3,12 @@ the identifier review, saving, and managing stored datasets."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -14,7 +17,7 @@ from analytics import schema as s
 from analytics.errors import DataValidationError
 from analytics.exports import to_csv_bytes
 from analytics.identifiers import findings_frame, is_handled, mask_value, screen_identifiers
-from analytics.ingest import Ingested, ingest_table
+from analytics.ingest import Ingested, Progress, ingest_table
 from analytics.instruments import Instrument
 from analytics.mapping import (
     MAPPING_COLUMNS,
@@ -32,6 +35,7 @@ from ui import state as k
 from ui.auth import User
 from ui.datasets import ROOT, store
 
+T = TypeVar("T")
 EXAMPLES = {
     "Wide workbook (one row per patient)": ROOT / "sample_data/exports/wide_export.xlsx",
     "Messy long CSV (one row per assessment)": ROOT / "sample_data/exports/messy_long_export.csv",
@@ -52,14 +56,86 @@ def example_source(label: str) -> Source:
     return Source(f"example:{path.name}", path.name, path.read_bytes())
 
 
-@st.cache_data(max_entries=4, show_spinner="Reading the file…")
-def read_source(file_id: str, _data: bytes, name: str, sheet: str | None, limit: int) -> RawTable:
-    return read_table(_data, name=name, sheet=sheet, max_bytes=limit)
+class _Recent:
+    """The last few results of one kind, shared by every session (like ``st.cache_data``,
+    but handing back the object itself: a 3-million-row table is not pickled and
+    unpickled on each rerun, and the progress drawn while computing is not replayed)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> object | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: tuple, value: object) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
-@st.cache_data(max_entries=8, show_spinner="Checking every row…")
-def ingest_source(file_id: str, sheet: str | None, profile_toml: str, _table: RawTable) -> Ingested:
-    return ingest_table(_table, parse_profile(profile_toml))
+@st.cache_resource(show_spinner=False)
+def _recent(kind: str) -> _Recent:
+    """Two results per kind: each may hold a whole upload (about 1 GB at 100,000 patients)."""
+    return _Recent(2)
+
+
+def with_progress(label: str, work: Callable[[Progress], T]) -> T:
+    """Run ``work(progress)`` inside a status box: a bar and one line per step as the
+    library reports them, so a long upload shows where it is instead of freezing."""
+    with st.status(f"{label}…", expanded=True) as box:
+        bar = st.progress(0.0)
+        shown: list[str] = []
+
+        def report(message: str, fraction: float) -> None:
+            if not shown or shown[-1] != message:
+                shown.append(message)
+                st.caption(message)
+            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+        try:
+            out = work(report)
+        except Exception:
+            box.update(label=f"{label}: stopped", state="error", expanded=False)
+            raise
+        bar.progress(1.0, text="Done")
+        box.update(label=f"{label}: done", state="complete", expanded=False)
+    return out
+
+
+def read_source(source: Source, sheet: str | None, limit: int) -> RawTable:
+    """The uploaded file read into text cells (computed once per file, sheet and limit)."""
+    key = (source.file_id, sheet, limit)
+    table = _recent("read").get(key)
+    if table is None:
+        table = with_progress(
+            f"Reading {source.name} ({len(source.data) / 1e6:,.1f} MB)",
+            lambda progress: read_table(
+                source.data, name=source.name, sheet=sheet, max_bytes=limit, progress=progress
+            ),
+        )
+        _recent("read").put(key, table)
+    return table  # type: ignore[return-value]
+
+
+def ingest_source(file_id: str, sheet: str | None, profile_toml: str, table: RawTable) -> Ingested:
+    """The table mapped with a profile, validated and screened (once per mapping)."""
+    key = (file_id, sheet, profile_toml)
+    ingested = _recent("ingest").get(key)
+    if ingested is None:
+        ingested = with_progress(
+            f"Checking {len(table.frame):,} rows",
+            lambda progress: ingest_table(table, parse_profile(profile_toml), progress=progress),
+        )
+        _recent("ingest").put(key, ingested)
+    return ingested  # type: ignore[return-value]
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -69,8 +145,11 @@ def raw_findings(file_id: str, sheet: str | None, _table: RawTable) -> tuple:
     return tuple(screen_identifiers(frame))
 
 
-def starting_profile(table: RawTable, profile_file: bytes | None) -> tuple[ImportProfile, str]:
-    """An uploaded profile, else a saved profile whose columns match, else a guess."""
+def starting_profile(
+    table: RawTable, profile_file: bytes | None, file_id: str | None = None
+) -> tuple[ImportProfile, str]:
+    """An uploaded profile, else a saved profile whose columns match, else a guess
+    (computed once per file: it reads every column)."""
     if profile_file is not None:
         try:
             text = profile_file.decode("utf-8")
@@ -82,7 +161,12 @@ def starting_profile(table: RawTable, profile_file: bytes | None) -> tuple[Impor
     match = store().find_profile_for_columns(table.columns)
     if match is not None:
         return parse_profile(match.toml_text, source=match.name), f"saved profile '{match.name}'"
-    profile, _ = guess_profile(table, name=f"{Path(table.source).stem} profile")
+    key = (file_id, table.sheet, table.source)
+    profile = _recent("guess").get(key) if file_id is not None else None
+    if profile is None:
+        profile, _ = guess_profile(table, name=f"{Path(table.source).stem} profile")
+        if file_id is not None:
+            _recent("guess").put(key, profile)
     return profile, "a guess from the column names and values (check it)"
 
 
@@ -227,17 +311,21 @@ def identifier_review(ingested: Ingested) -> tuple[list[str], list[str], list[st
 def save_dataset(
     ingested: Ingested, profile: ImportProfile, name: str, user: str | None = None
 ) -> str:
-    """Store the clean rows and the profile; returns the new dataset id."""
+    """Store the clean rows and the profile (progress shown); returns the new dataset id."""
     data = ingested.data.drop(columns=[c for c in s.BOOKKEEPING if c in ingested.data.columns])
     toml = profile_to_toml(profile)
     st_ = store()
-    record = st_.save(
-        data,
-        name=name,
-        profile_name=profile.name,
-        profile_toml=toml,
-        source_file=ingested.table.source,
-        uploaded_by=user,
+    record = with_progress(
+        f"Saving {len(data):,} rows",
+        lambda progress: st_.save(
+            data,
+            name=name,
+            profile_name=profile.name,
+            profile_toml=toml,
+            source_file=ingested.table.source,
+            uploaded_by=user,
+            progress=progress,
+        ),
     )
     st_.save_profile(profile.name, toml, columns=profile.source_columns())
     st_.record_event("upload", user=user, dataset_id=record.id, detail=f"{record.n_rows} rows")

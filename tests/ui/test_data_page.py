@@ -167,3 +167,33 @@ def test_a_custom_instrument_declared_on_the_page_is_offered_and_saved(data_dir)
     next(b for b in at.button if b.label == "Save dataset").click().run()
     saved = open_store(data_dir).list()[0].profile_toml
     assert 'id = "ucla_ptsd_ri"' in saved and "UCLA PTSD Reaction Index" in saved
+
+
+def test_reading_and_checking_show_their_steps_as_they_run(data_dir):
+    """A large upload takes seconds per step: each step appears in a status box with a
+    progress bar while it runs (the final page keeps the finished boxes, collapsed)."""
+    from ui.upload import _recent
+
+    _recent.clear()  # computed results are shared by sessions: start from an empty cache
+    at = data_page(data_example=LONG)
+    boxes = {b.label: b for b in at.status}
+    read = next(b for label, b in boxes.items() if label.startswith("Reading "))
+    assert read.label.startswith(f"Reading {EXAMPLES[LONG].name} (") and read.label.endswith(
+        "MB): done"
+    )
+    assert read.state == "complete"
+    steps = texts(read.caption)
+    assert steps[0] == "Detecting the encoding and delimiter"
+    assert steps[1:] == ["Parsing the file", "Tidying the cells"]
+    check = next(b for label, b in boxes.items() if label.startswith("Checking "))
+    assert check.label == "Checking 21,063 rows: done" and check.state == "complete"
+    assert texts(check.caption) == [
+        "Mapping the columns",
+        "Checking every row",
+        "Screening for identifiers",
+        "Checked",
+    ]
+    assert [p.value for p in read.progress] == [100] and [p.value for p in check.progress] == [100]
+    # A rerun takes the results from the cache: no step runs again.
+    at.run()
+    assert not [b for b in at.status if b.label.startswith(("Reading ", "Checking "))]
