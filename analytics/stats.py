@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from analytics.codes import equals, sorted_codes
 from analytics.errors import DataValidationError
 from analytics.outcomes import RC_DETERIORATED, RC_IMPROVED, RC_NONE, PatientOutcomes
 
@@ -87,76 +88,85 @@ def mean_ci(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, level: float = 0.95
     return np.asarray(mean) - half, np.asarray(mean) + half
 
 
-def _proportion(flag: pd.Series, groups: pd.Series, prefix: str, index: pd.Index) -> pd.DataFrame:
-    known = flag.notna()
-    k = flag[known].astype(bool).groupby(groups[known], observed=False).sum()
-    n = flag[known].groupby(groups[known], observed=False).size()
-    k = k.reindex(index, fill_value=0).astype("int64")
-    n = n.reindex(index, fill_value=0).astype("int64")
-    low, high = wilson_ci(k.to_numpy(), n.to_numpy())
+def _flag_counts(flag: pd.Series, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: rows where ``flag`` is true, and rows where it is known (not missing)."""
+    known = ~np.asarray(flag.isna(), dtype=bool)
+    true = np.asarray(flag.fillna(False), dtype=bool) & known
+    return np.bincount(codes[true], minlength=k), np.bincount(codes[known], minlength=k)
+
+
+def _proportion(flag: pd.Series, codes: np.ndarray, prefix: str, index: pd.Index) -> dict:
+    k, n = _flag_counts(flag, codes, len(index))
+    low, high = wilson_ci(k, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(n > 0, k / n * 100.0, np.nan)
-    return pd.DataFrame(
-        {
-            f"{prefix}_n": k,
-            f"{prefix}_N": n,
-            f"{prefix}_pct": pct,
-            f"{prefix}_ci95_low": low * 100.0,
-            f"{prefix}_ci95_high": high * 100.0,
-        },
-        index=index,
-    )
+    return {
+        f"{prefix}_n": k,
+        f"{prefix}_N": n,
+        f"{prefix}_pct": pct,
+        f"{prefix}_ci95_low": low * 100.0,
+        f"{prefix}_ci95_high": high * 100.0,
+    }
+
+
+def _mean_sd(values: np.ndarray, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: mean and SD (ddof 1) of the non-missing values (NaN when too few)."""
+    ok = ~np.isnan(values)
+    c, x = codes[ok], values[ok]
+    n = np.bincount(c, minlength=k).astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(c, weights=x, minlength=k) / n
+        dev = x - mean[c]
+        sd = np.sqrt(np.bincount(c, weights=dev * dev, minlength=k) / (n - 1))
+    return np.where(n > 0, mean, np.nan), np.where(n > 1, sd, np.nan)
 
 
 def _summarise(table: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    """The summary row of each group (groups in order of first appearance), with numpy
+    reductions over integer group codes (one pass per statistic, no pandas groupby)."""
+    codes = pd.factorize(groups)[0]
     index = pd.Index(pd.unique(groups.dropna()), name="group")
-    a = table["analysed"].to_numpy()
-    ga = groups[a]
+    k = len(index)
+    a = table["analysed"].to_numpy(dtype=bool) & (codes >= 0)
     t = table[a]
-    agg = pd.DataFrame(index=index)
-    agg["n_patients_total"] = groups.groupby(groups, observed=False).size().reindex(index)
-    agg["n_patients"] = ga.groupby(ga, observed=False).size().reindex(index, fill_value=0)
+    ga = codes[a]
+    agg: dict[str, np.ndarray] = {
+        "n_patients_total": np.bincount(codes[codes >= 0], minlength=k),
+        "n_patients": np.bincount(ga, minlength=k),
+    }
 
-    def count(mask: pd.Series) -> pd.Series:
-        return mask.astype(bool).groupby(ga, observed=False).sum().reindex(index, fill_value=0)
+    def count(mask) -> np.ndarray:
+        return np.bincount(ga[np.asarray(mask, dtype=bool)], minlength=k)
 
-    agg["n_zero_baseline"] = count(t["baseline_score"] == 0)
-    agg["n_carried_forward"] = count(t["endpoint_carried_forward"])
+    base = t["baseline_score"].to_numpy(dtype="float64", na_value=np.nan)
+    agg["n_zero_baseline"] = count(base == 0)
+    agg["n_carried_forward"] = count(t["endpoint_carried_forward"].to_numpy(dtype=bool))
     for col, name in (("baseline_score", "baseline"), ("endpoint_score", "endpoint")):
-        g = t[col].groupby(ga, observed=False)
-        agg[f"{name}_mean"] = g.mean().reindex(index)
-        agg[f"{name}_sd"] = g.std(ddof=1).reindex(index)
-    g = t["change"].groupby(ga, observed=False)
-    n = agg["n_patients"].to_numpy(dtype="float64")
-    mean = g.mean().reindex(index).to_numpy()
-    sd = g.std(ddof=1).reindex(index).to_numpy()
+        values = t[col].to_numpy(dtype="float64", na_value=np.nan)
+        agg[f"{name}_mean"], agg[f"{name}_sd"] = _mean_sd(values, ga, k)
+    n = agg["n_patients"].astype("float64")
+    mean, sd = _mean_sd(t["change"].to_numpy(dtype="float64", na_value=np.nan), ga, k)
     agg["mean_change"] = mean
     agg["sd_change"] = sd
-    low, high = mean_ci(mean, sd, n)
-    agg["mean_change_ci95_low"] = low
-    agg["mean_change_ci95_high"] = high
+    agg["mean_change_ci95_low"], agg["mean_change_ci95_high"] = mean_ci(mean, sd, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         tstat = np.where((n >= 2) & (sd > 0), mean / (sd / np.sqrt(n)), np.nan)
         agg["t_statistic"] = tstat
         agg["p_value"] = np.where(np.isnan(tstat), np.nan, 2 * special.stdtr(n - 1, -np.abs(tstat)))
         agg["cohens_dz"] = np.where(sd > 0, mean / sd, np.nan)
-    agg = agg.join(_proportion(t["responder"], ga, "responders", index))
-    agg = agg.join(_proportion(t["remitter"], ga, "remitters", index))
+    agg.update(_proportion(t["responder"], ga, "responders", index))
+    agg.update(_proportion(t["remitter"], ga, "remitters", index))
     rc = t["reliable_change"]
     for cat, name in (
         (RC_IMPROVED, "reliably_improved_n"),
         (RC_NONE, "no_reliable_change_n"),
         (RC_DETERIORATED, "reliably_deteriorated_n"),
     ):
-        agg[name] = (rc == cat).groupby(ga, observed=False).sum().reindex(index, fill_value=0)
-    agg["reliable_change_N"] = (
-        rc.notna().groupby(ga, observed=False).sum().reindex(index, fill_value=0)
-    )
-    cs = t["clinically_significant"].fillna(False).astype(bool)
-    agg["clinically_significant_n"] = (
-        cs.groupby(ga, observed=False).sum().reindex(index, fill_value=0)
-    )
-    return agg.reset_index()
+        agg[name] = count((rc == cat).to_numpy(dtype=bool))
+    agg["reliable_change_N"] = count(rc.notna().to_numpy(dtype=bool))
+    agg["clinically_significant_n"] = _flag_counts(t["clinically_significant"], ga, k)[0]
+    out = pd.DataFrame(agg, index=index)
+    return out.reset_index()
 
 
 def summarise_outcomes(outcomes: PatientOutcomes, *, by: str | None = None) -> pd.DataFrame:
@@ -191,18 +201,19 @@ def patient_counts(data: pd.DataFrame, instrument: str) -> pd.DataFrame:
     ``instrument`` (index ``patient_id``): ``n_assessments`` of it and ``max_infusions``,
     the most infusions received at any of the patient's assessments (missing when none
     says). A subset of its rows adds up to the counts of those patients' rows."""
-    inst = (data["instrument"] == instrument).to_numpy(dtype=bool)
-    codes, patients = pd.factorize(data["patient_id"], sort=True)
+    inst = equals(data["instrument"], instrument)
+    codes, patients = sorted_codes(data["patient_id"])
     n_assess = np.bincount(codes[inst & (codes >= 0)], minlength=len(patients))
     infusions = data["infusions_received"].to_numpy(dtype="float64", na_value=np.nan)
     ok = (codes >= 0) & ~np.isnan(infusions)
     top = np.full(len(patients), -np.inf)
     np.maximum.at(top, codes[ok], infusions[ok])
     has = n_assess > 0
-    max_inf = pd.array(np.where(np.isinf(top), np.nan, top), dtype="Float64").astype("Int64")
+    missing = np.isinf(top)
+    max_inf = pd.arrays.IntegerArray(np.where(missing, 0, top).astype(np.int64), missing)
     return pd.DataFrame(
         {"n_assessments": n_assess[has], "max_infusions": max_inf[has]},
-        index=pd.Index(patients[has], name="patient_id"),
+        index=pd.Index(patients[has], name="patient_id", dtype="string"),
     )
 
 

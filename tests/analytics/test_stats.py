@@ -9,6 +9,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import DescrStatsW
 
+from analytics.definitions import OutcomeDefinition
 from analytics.outcomes import derive_patient_outcomes
 from analytics.stats import SUMMARY_COLUMNS, count_cohort, summarise_outcomes, wilson_ci
 from analytics.trajectories import summarise_trajectory
@@ -173,3 +174,50 @@ def test_by_whole_number_covariate_labels_groups_as_the_filters_do():
     df["prior"] = np.repeat(np.arange(30) % 3, 2).astype(float)
     by = summarise_outcomes(derive_patient_outcomes(df, "pcl5"), by="prior")
     assert by["group"].tolist() == ["All", "0", "1", "2"]
+
+
+def test_by_group_with_gaps_equals_a_loop_over_groups():
+    """Groups with no or one analysed patient, a missing group value, unanalysed patients,
+    zero baselines and carried-forward endpoints: each row equals the statistics of that
+    group's patients computed on their own with pandas, scipy and statsmodels."""
+    rng = np.random.default_rng(12)
+    rows = []
+    for p in range(150):
+        site = ["A", "B", "C", None][p % 4] if p != 7 else "Solo"
+        base = float(rng.integers(0, 80)) if p % 11 else 0.0
+        rows.append((f"p{p}", base, 0, 0.0, site))
+        for k in range(1, int(rng.integers(0, 7))):
+            rows.append((f"p{p}", float(rng.integers(0, 80)), k, 2.0 * k, site))
+    df = pd.DataFrame(rows, columns=["patient_id", "score", "infusions_received", "day", "site"])
+    df.insert(1, "instrument", "pcl5")
+    df["infusions_received"] = df["infusions_received"].astype("Int64")
+    o = derive_patient_outcomes(df, "pcl5", OutcomeDefinition(endpoint="infusions:4"))
+    got = summarise_outcomes(o, by="site").set_index("group")
+    table = o.table.assign(group=o.table["site"].astype("string").fillna("(missing)"))
+    for name, g in [("All", table), *table.groupby("group")]:
+        s = got.loc[name]
+        a = g[g["analysed"]]
+        assert s.n_patients_total == len(g) and s.n_patients == len(a)
+        assert s.n_zero_baseline == int((a["baseline_score"] == 0).sum())
+        assert s.n_carried_forward == int(a["endpoint_carried_forward"].sum())
+        for col, mean, sd in (
+            ("baseline_score", "baseline_mean", "baseline_sd"),
+            ("change", "mean_change", "sd_change"),
+        ):
+            np.testing.assert_allclose([s[mean], s[sd]], [a[col].mean(), a[col].std()])
+        if len(a) >= 2 and a["change"].std() > 0:
+            t = stats.ttest_rel(a["endpoint_score"], a["baseline_score"])
+            assert s.t_statistic == pytest.approx(t.statistic)
+            assert s.p_value == pytest.approx(t.pvalue)
+        else:
+            assert np.isnan(s.t_statistic)
+        for flag, prefix in (("responder", "responders"), ("remitter", "remitters")):
+            known = a[flag].dropna().astype(bool)
+            assert s[f"{prefix}_n"] == known.sum() and s[f"{prefix}_N"] == len(known)
+            if len(known):
+                low, _ = proportion_confint(known.sum(), len(known), method="wilson")
+                assert s[f"{prefix}_ci95_low"] == pytest.approx(100 * low)
+        rc = a["reliable_change"]
+        assert s.reliably_improved_n == int((rc == "improved").sum())
+        assert s.reliable_change_N == int(rc.notna().sum())
+        assert s.clinically_significant_n == int(a["clinically_significant"].fillna(False).sum())
