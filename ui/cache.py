@@ -138,8 +138,11 @@ def _all_counts(dataset_id: str, instrument: str) -> tuple[pd.DataFrame, np.ndar
     return counts, _positions(dataset_id, counts.index.to_series())
 
 
-@st.cache_resource(max_entries=64)
+# Each entry is a copy of the filtered rows (up to the whole dataset, ~0.6 GB at 100,000
+# patients), so few are kept: recomputing one costs a fraction of a second.
+@st.cache_resource(max_entries=8)
 def filtered(dataset_id: str, filters: FilterKey) -> pd.DataFrame:
+    """The dataset's rows that pass ``filters`` (shared, read-only: never mutate it)."""
     return apply_filters(dataset(dataset_id), dict(filters))
 
 
