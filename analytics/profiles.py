@@ -525,7 +525,7 @@ def _dates_to_days(long: pd.DataFrame, f: pd.DataFrame, p: ImportProfile) -> pd.
     a row that disagrees is an error), else the date of the latest pre-treatment
     assessment (0 infusions received), else the patient's earliest assessment."""
     dates = _parse_dates(f[p.date_column], p.dayfirst)
-    long = long.copy()
+    # ``long`` is apply_profile's own frame: filled in place, not copied
     message = pd.Series(pd.NA, index=long.index, dtype="string")
     column = pd.Series(p.date_column, index=long.index, dtype="string")
     value = f[p.date_column].astype("string")

@@ -380,6 +380,9 @@ def _read_text_fast(
             )
         )
     del table
+    # mimalloc keeps freed pages for reuse: hand the parsed text (hundreds of MB for a
+    # large export) back to the system now that only the codes are needed.
+    pa.default_memory_pool().release_unused()
     frame, header_row, notices = _tidy_coded(cells, name, decimal)
     return RawTable(
         frame=frame,

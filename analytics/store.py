@@ -885,6 +885,8 @@ class LocalStore:
         )
         with _store_errors("save the dataset"):
             self._write(record, frame, schema, texts, progress)
+        del texts
+        pa.default_memory_pool().release_unused()  # the Arrow copies, back to the system
         if progress is not None:
             progress("Saved", 1.0)
         return record
