@@ -30,7 +30,10 @@ if not user.can_upload:
 with tab_upload:
     c1, c2 = st.columns([3, 2])
     file = c1.file_uploader(
-        "Export file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key=k.UPLOAD
+        "Export file",
+        type=["csv", "tsv", "txt", "xlsx", "parquet"],
+        key=k.UPLOAD,
+        max_upload_size=config.max_upload_mb(),
     )
     example = c2.selectbox(
         "…or try an example export (synthetic)",

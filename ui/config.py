@@ -28,14 +28,28 @@ def min_cell_size() -> int:
     return max(1, n)
 
 
-def max_upload_bytes() -> int:
-    """Upload size limit: ``OUTCOMES_MAX_UPLOAD_MB`` (default 200 MB)."""
+DEFAULT_MAX_UPLOAD_MB = 512  # a 100,000-patient long export is about 330 MB
+
+
+def max_upload_mb() -> int:
+    """Upload size limit in MB: ``max_upload_mb`` in secrets or ``OUTCOMES_MAX_UPLOAD_MB``
+    (default 512), never above Streamlit's ``server.maxUploadSize`` (.streamlit/config.toml
+    sets it to 512), which refuses a larger file before the app sees it."""
     value = _secret("max_upload_mb") or os.environ.get("OUTCOMES_MAX_UPLOAD_MB")
     try:
-        mb = float(value) if value is not None else 200.0
+        mb = float(value) if value is not None else float(DEFAULT_MAX_UPLOAD_MB)
     except (TypeError, ValueError):
-        mb = 200.0
-    return int(max(1.0, mb) * 1024 * 1024)
+        mb = float(DEFAULT_MAX_UPLOAD_MB)
+    try:
+        server = float(st.get_option("server.maxUploadSize"))
+    except Exception:  # no Streamlit configuration (e.g. a script)
+        server = mb
+    return int(max(1.0, min(mb, server)))
+
+
+def max_upload_bytes() -> int:
+    """:func:`max_upload_mb` in bytes."""
+    return max_upload_mb() * 1024 * 1024
 
 
 def patient_level_allowed() -> bool:
