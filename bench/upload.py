@@ -62,6 +62,14 @@ def stages(path: Path) -> dict[str, float]:
             t,
         )
     t["total"] = sum(t.values())
+    # Not in the total: only the first upload of a new export shape has no saved profile.
+    from analytics.mapping import guess_profile
+
+    _stage(
+        "guess_profile (new export shape, once per file; not in total)",
+        lambda: guess_profile(table),
+        t,
+    )
     return t
 
 
