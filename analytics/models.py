@@ -48,21 +48,16 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
-from sklearn.base import clone
-from sklearn.compose import ColumnTransformer
-from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import RepeatedStratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
+from scipy import special
+
+# scikit-learn, scipy.stats and threadpoolctl are imported where they are used, so that
+# importing this module (for MODEL_KINDS, DEFAULT_SEED, ... at the command line) is cheap.
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 from analytics import __version__
 from analytics.errors import DataValidationError
@@ -92,7 +87,7 @@ GBM_PARAMS: dict[str, Any] = {
     "l2_regularization": 1.0,
     "early_stopping": False,
 }
-Z_95 = float(sps.norm.ppf(0.975))
+Z_95 = float(special.ndtri(0.975))  # = scipy.stats.norm.ppf(0.975)
 
 # Guards (issue 5).
 MIN_PATIENTS = 40
@@ -308,6 +303,13 @@ def make_pipeline(
 ) -> Pipeline:
     """An unfitted ``Pipeline(ColumnTransformer, model)``: numeric features median-imputed
     and standardised, categorical ones given a "(missing)" level and one-hot encoded."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     steps = []
     if numeric:
         num = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
@@ -339,6 +341,8 @@ def _split_dtypes(fm: FeatureMatrix, features: Sequence[str]) -> tuple[list[str]
 
 def model_pipelines(fm: FeatureMatrix, spec: ModelSpec, features: Sequence[str]) -> dict[str, Any]:
     """Unfitted estimators for the model and the comparators, keyed by model name."""
+    from sklearn.dummy import DummyClassifier
+
     numeric, categorical = _split_dtypes(fm, features)
     return {
         MODEL: make_pipeline(spec.model, numeric, categorical, c=spec.c, seed=spec.seed),
@@ -355,6 +359,8 @@ def model_inputs(fm: FeatureMatrix, features: Sequence[str]) -> dict[str, pd.Dat
 
 def model_splits(y: pd.Series | np.ndarray, spec: ModelSpec) -> list[tuple[np.ndarray, np.ndarray]]:
     """All ``n_splits x n_repeats`` (train, test) position arrays, repeat by repeat."""
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
     cv = RepeatedStratifiedKFold(
         n_splits=spec.n_splits, n_repeats=spec.n_repeats, random_state=spec.seed
     )
@@ -369,12 +375,14 @@ def auroc(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """AUROC (Mann-Whitney with average ranks for ties) of each row of ``scores`` (shape
     ``(n,)`` or ``(m, n)``) against the 0/1 outcome ``y``; equals
     ``sklearn.metrics.roc_auc_score`` row by row, computed in one vectorised pass."""
+    from scipy.stats import rankdata
+
     y = np.asarray(y).astype(bool)
     s = np.atleast_2d(np.asarray(scores, dtype="float64"))
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         return np.full(s.shape[0], np.nan)
-    ranks = sps.rankdata(s, axis=1)
+    ranks = rankdata(s, axis=1)
     return (ranks[:, y].sum(axis=1) - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
@@ -480,6 +488,9 @@ def cross_validate_repeat(
 ) -> RepeatResult:
     """Fit and evaluate every fold of repeat ``repeat`` (0-based) for the model and the
     comparators. ``features`` defaults to the guard's usable features."""
+    from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
+
     if features is None:
         guard = check_guards(fm, spec)
         if not guard.ok:
@@ -857,6 +868,8 @@ def partial_dependence_table(
     ``sklearn.inspection.partial_dependence(kind="average", method="brute")``, computed with
     one prediction call over all grid copies. For the final model, with the range over
     ``refits``. Columns: :data:`PD_COLUMNS`."""
+    from threadpoolctl import threadpool_limits
+
     X = fm.X
     if len(X) > max_rows:
         X = X.sample(max_rows, random_state=seed)
@@ -976,6 +989,9 @@ def fit_response_model(
     of :func:`cross_validate_repeat` computed earlier (the page caches them one by one);
     ``progress(fraction, message)`` is called as the work advances.
     """
+    from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
+
     spec = spec or ModelSpec()
     guard = check_guards(fm, spec)
     if not guard.ok:
@@ -1185,6 +1201,8 @@ def profile_frame(model: ResponseModel, profile: Mapping[str, Any]) -> pd.DataFr
 
 def predict_what_if(model: ResponseModel, profile: Mapping[str, Any]) -> WhatIf:
     """Predicted probability of response for one profile (missing features imputed)."""
+    from threadpoolctl import threadpool_limits
+
     X = profile_frame(model, profile)
     with threadpool_limits(limits=1):
         p = float(model.final_estimator.predict_proba(X)[0, 1])

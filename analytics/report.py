@@ -26,12 +26,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
 
 from analytics import __version__
 from analytics import schema as s
@@ -51,6 +49,9 @@ from analytics.suppression import (
     suppressed_label,
 )
 from analytics.table_one import summarise_cohort
+
+if TYPE_CHECKING:  # plotly is imported where figures are rendered
+    import plotly.graph_objects as go
 
 SECTIONS: dict[str, str] = {
     "cohort": "Cohort",
@@ -1225,6 +1226,8 @@ def safe_json(value: Any) -> str:
 
 
 def _figure_json(fig: go.Figure) -> str:
+    import plotly.io as pio
+
     return safe_json(pio.to_json(fig, validate=False, pretty=False))
 
 

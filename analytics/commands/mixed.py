@@ -12,7 +12,6 @@ from analytics.commands.common import (
     definition_record,
     load_view,
 )
-from analytics.mixed import COEFFICIENT_COLUMNS, TIME_LABELS
 
 HELP = (
     "linear mixed model of post-baseline scores on time, baseline score and covariates, "
@@ -45,7 +44,7 @@ def _clean(value: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from analytics.mixed import fit_mixed_model
+    from analytics.mixed import COEFFICIENT_COLUMNS, fit_mixed_model  # statsmodels: only here
 
     view = load_view(args)
     covariates = [c.strip() for c in args.covariates.split(",") if c.strip()]
@@ -88,6 +87,8 @@ def _f(x: float | None, spec: str = ".3f") -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
+    from analytics.mixed import TIME_LABELS
+
     slope = " and a random slope for time" if result["random_slope"] else ""
     lines = [
         f"Linear mixed model of post-baseline {result['instrument']} scores "
