@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from analytics import schema as s
 from analytics.definitions import OutcomeDefinition
 from analytics.instruments import Instrument, get_instrument
 from analytics.outcomes import PatientOutcomes
@@ -33,13 +34,14 @@ def read_input(args: argparse.Namespace):
     the command goes on (DESIGN.md §7)."""
     import sys
 
+    plain = not getattr(args, "profile", None) and not getattr(args, "sheet", None)
+    if plain and _plain_canonical(args.file):
+        from analytics.io import load_canonical  # the fast path skips the ingest imports
+
+        return None, load_canonical(args.file)
     from analytics.ingest import ingest, load_profile
-    from analytics.io import load_canonical
 
     profile = load_profile(args.profile) if getattr(args, "profile", None) else None
-    if profile is None and not getattr(args, "sheet", None) and _plain_canonical(args.file):
-        result = load_canonical(args.file)
-        return None, result
     ingested = ingest(args.file, profile=profile, sheet=getattr(args, "sheet", None))
     for f in ingested.identifier_findings:
         print(
@@ -96,8 +98,11 @@ class LoadedView:
     outcomes: PatientOutcomes
 
 
-def load_view(args: argparse.Namespace) -> LoadedView:
-    """Read and validate FILE (refusing any row error), apply ``--where``, derive outcomes."""
+def load_view(args: argparse.Namespace, *, covariates: bool = True) -> LoadedView:
+    """Read and validate FILE (refusing any row error), apply ``--where``, derive outcomes.
+
+    With ``covariates=False`` the outcomes table has no patient-level covariate columns
+    (their derivation is skipped): for commands that neither group nor model by them."""
     from analytics.filters import apply_filters, parse_where
     from analytics.outcomes import derive_patient_outcomes
 
@@ -108,7 +113,8 @@ def load_view(args: argparse.Namespace) -> LoadedView:
     result.raise_for_errors()
     filters = parse_where(args.where)
     data = apply_filters(result.data, filters)
-    outcomes = derive_patient_outcomes(data, inst, definition, registry=registry)
+    no_cov = None if covariates else pd.DataFrame(index=pd.Index([], name=s.PATIENT_ID))
+    outcomes = derive_patient_outcomes(data, inst, definition, registry=registry, covariates=no_cov)
     return LoadedView(data, inst, definition, filters, outcomes)
 
 

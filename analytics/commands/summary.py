@@ -79,7 +79,8 @@ def summary_record(row: pd.Series) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from analytics.stats import summarise_outcomes
 
-    view = load_view(args)
+    # Covariate columns are only read by --by (--where filters the rows before derivation).
+    view = load_view(args, covariates=args.by is not None)
     table = summarise_outcomes(view.outcomes, by=args.by)
     out: dict[str, Any] = {
         "instrument": view.instrument.id,

@@ -308,6 +308,63 @@ def test_summary_of_an_instrument_with_no_rows_is_empty_not_an_error(capsys):
     assert r["mean_change"] is None and r["responders"]["N"] == 0
 
 
+# --- summary: skipping the patient covariates changes no figure ------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        [],
+        ["--where", "site=Clinic A"],
+        ["--where", "sex=Female", "--where", "site=Clinic B", "--response-pct", "50"],
+        ["--endpoint", "infusions:6", "--population", "completers"],
+        ["--endpoint", "day:28+-7", "--remission-below", "20"],
+        ["--by", "sex"],
+        ["--by", "age_band", "--where", "veteran=Yes"],
+    ],
+    ids=lambda o: " ".join(o) or "default",
+)
+def test_summary_equals_summarise_outcomes_of_a_full_derivation(capsys, options):
+    """Without --by the command derives outcomes without the patient covariates; every figure
+    equals summarise_outcomes of a full derivation (covariates included) of the same rows."""
+    from analytics.cli import build_parser
+    from analytics.commands.common import definition_from_args
+    from analytics.commands.summary import summary_record
+    from analytics.filters import apply_filters, parse_where
+    from analytics.io import load_canonical
+    from analytics.outcomes import derive_patient_outcomes
+    from analytics.stats import summarise_outcomes
+
+    argv = ["summary", str(DEMO_PATH), "--instrument", "pcl5", *options]
+    r = summary_json(capsys, *argv[2:])
+    args = build_parser().parse_args(argv)
+    data = apply_filters(load_canonical(DEMO_PATH).data, parse_where(args.where))
+    full = derive_patient_outcomes(data, "pcl5", definition_from_args(args))
+    assert "site" in full.table.columns  # the reference does carry the covariates
+    table = summarise_outcomes(full, by=args.by)
+    expected = summary_record(table.iloc[0])
+    assert {k: r[k] for k in expected} == expected
+    assert r["definition_text"] == full.describe()
+    if args.by:
+        groups = [{"group": g["group"], **summary_record(g)} for _, g in table.iloc[1:].iterrows()]
+        assert r["groups"] == groups
+        assert len(groups) >= 2
+    else:
+        assert "groups" not in r
+
+
+def test_load_view_skips_covariates_only_when_asked():
+    from analytics.cli import build_parser
+    from analytics.commands.common import load_view
+
+    args = build_parser().parse_args(["summary", str(DEMO_PATH), "--instrument", "pcl5"])
+    lean = load_view(args, covariates=False).outcomes.table
+    full = load_view(args).outcomes.table
+    covariate_columns = [c for c in full.columns if c not in lean.columns]
+    assert {"site", "sex", "age_band"} <= set(covariate_columns)
+    pd.testing.assert_frame_equal(lean, full[list(lean.columns)])
+
+
 # --- bad input: exit 2, the message on stderr -----------------------------------------------
 
 
