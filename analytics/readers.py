@@ -254,6 +254,28 @@ def _cell_text(text: str, decimal: str) -> object:
     return s
 
 
+def _delimited_table(
+    frame: pd.DataFrame,
+    name: str,
+    encoding: str,
+    delimiter: str,
+    decimal: str,
+    header_row: int,
+    notices: list[str] | tuple[str, ...],
+) -> RawTable:
+    """The :class:`RawTable` of a CSV/TSV read, from either the pyarrow or the pandas path."""
+    return RawTable(
+        frame=frame,
+        source=name,
+        file_format="tsv" if delimiter == "\t" else "csv",
+        encoding=encoding,
+        delimiter=delimiter,
+        decimal=decimal,
+        header_row=header_row,
+        notices=notices,
+    )
+
+
 def _tidy_coded(
     cells: list[tuple[np.ndarray, np.ndarray]], name: str, decimal: str
 ) -> tuple[pd.DataFrame, int, tuple]:
@@ -384,16 +406,7 @@ def _read_text_fast(
     # large export) back to the system now that only the codes are needed.
     pa.default_memory_pool().release_unused()
     frame, header_row, notices = _tidy_coded(cells, name, decimal)
-    return RawTable(
-        frame=frame,
-        source=name,
-        file_format="tsv" if delimiter == "\t" else "csv",
-        encoding=encoding,
-        delimiter=delimiter,
-        decimal=decimal,
-        header_row=header_row,
-        notices=notices,
-    )
+    return _delimited_table(frame, name, encoding, delimiter, decimal, header_row, notices)
 
 
 def read_table(
@@ -453,15 +466,8 @@ def read_table(
     if progress is not None:
         progress("Tidying the cells", 0.5)
     body, header_row, notices = _tidy(frame, name, decimal)
-    return RawTable(
-        frame=body,
-        source=name,
-        file_format="tsv" if delimiter == "\t" else "csv",
-        encoding=encoding,
-        delimiter=delimiter,
-        decimal=decimal,
-        header_row=header_row,
-        notices=parse_notes + notices,
+    return _delimited_table(
+        body, name, encoding, delimiter, decimal, header_row, parse_notes + notices
     )
 
 
