@@ -258,11 +258,14 @@ def _column_bytes(
 
 
 def _text_array(values: pd.Series) -> pa.Array:
-    """A text column as one Arrow ``string`` array (``large_string`` past 2 GB)."""
+    """A text column as one Arrow ``string`` array (``large_string`` past 2 GB); an
+    Arrow-backed column in several chunks is joined into one."""
     try:
-        return pa.array(values, type=pa.string(), from_pandas=True)
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     except pa.ArrowCapacityError:  # pragma: no cover - over 2 GB of text in one column
-        return pa.array(values, type=pa.large_string(), from_pandas=True)
+        arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _text_arrays(frame: pd.DataFrame) -> dict[str, pa.Array]:
