@@ -147,9 +147,9 @@ def patient_points(
         if binned:
             d = d.drop_duplicates([s.PATIENT_ID, TIME], keep="last")
         b = base.assign(**{TIME: 0})
-        pts = pd.concat([b, d[[s.PATIENT_ID, TIME, s.DAY, s.SCORE]]], ignore_index=True).astype(
-            {TIME: "int64"}
-        )
+        # An empty frame in the concatenation would decide nothing but warn (pandas 2.x).
+        later = [d[[s.PATIENT_ID, TIME, s.DAY, s.SCORE]]] if len(d) else []
+        pts = pd.concat([b, *later], ignore_index=True).astype({TIME: "int64"})
         labels = dict(zip(*describe_bins(bins)[[TIME, TIME_LABEL]].T.to_numpy(), strict=True))
         pts[TIME_LABEL] = pts[TIME].map(labels)
         baseline = base.set_index(s.PATIENT_ID)[s.SCORE]
