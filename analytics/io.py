@@ -7,6 +7,7 @@ reads files that are already in the canonical shape of DESIGN.md §3.
 from __future__ import annotations
 
 import csv
+import mmap
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -36,19 +37,20 @@ def read_raw(path: str | Path) -> pd.DataFrame:
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categorical text columns (from the fast reader) as ``string`` columns."""
+    """Dictionary-encoded text columns (from the fast reader) as Arrow-backed ``string``."""
     for col in frame.columns:
         values = frame[col]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            cats = pd.array(np.asarray(values.cat.categories, dtype=object), dtype="string")
-            text = cats.take(values.cat.codes.to_numpy(dtype=np.int64), allow_fill=True)
-            frame[col] = pd.Series(text, index=frame.index)
+        if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_dictionary(
+            values.dtype.pyarrow_dtype
+        ):
+            text = values.array.__arrow_array__().cast(pa.large_string())
+            frame[col] = pd.Series(pd.arrays.ArrowStringArray(text), index=frame.index)
     return frame
 
 
 def _read(path: str | Path) -> pd.DataFrame:
     """:func:`read_raw`, except that a CSV/TSV read by the fast reader keeps its text
-    columns categorical (codes into the distinct texts), which validation uses as they are."""
+    columns dictionary-encoded (Arrow), which validation uses as they are."""
     path = Path(path)
     name = path.name
     if not path.exists():
@@ -71,22 +73,34 @@ def _read(path: str | Path) -> pd.DataFrame:
         )
     if zipfile.is_zipfile(path):
         raise DataValidationError("this is a zip archive, not a text table", file=name)
-    data = path.read_bytes()
+    # Mapped, not read: the page cache is the buffer, so a large file costs no copy. The
+    # map is not closed by hand: Arrow's reader threads may hold a view of it a moment
+    # longer, and the map goes when its last view does.
+    with path.open("rb") as fh:
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     head = data[:4096]
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataValidationError("this is a binary file, not a text table", file=name)
-    sep = TEXT_SUFFIXES[suffix]
-    if sep is None:
-        try:
-            sep = csv.Sniffer().sniff(head.decode("utf-8", "replace"), ",;\t|").delimiter
-        except csv.Error:
-            sep = ","
+    sep = TEXT_SUFFIXES[suffix] or _sniff(head)
     fast = _read_text_arrow(data, sep)
-    if fast is not None:
-        fast[SOURCE_ROW] = np.arange(len(fast), dtype="int64") + 2
-        filled = fast.drop(columns=SOURCE_ROW).notna().any(axis=1)
-        return fast if filled.all() else fast[filled]
     del data
+    if fast is not None:
+        return fast
+    return _read_text_pandas(path, sep)
+
+
+def _sniff(head: bytes) -> str:
+    """The delimiter of a ``.txt`` table, from its first bytes (comma if unclear)."""
+    try:
+        return csv.Sniffer().sniff(head.decode("utf-8", "replace"), ",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_text_pandas(path: Path, sep: str) -> pd.DataFrame:
+    """Every cell as text with pandas' reader: the exact rules for every file the fast
+    reader leaves (see :func:`_read_text_arrow`)."""
+    name, suffix = path.name, path.suffix.lower()
     try:
         # index_col=False: a row with more fields than the header must not silently turn
         # the first column(s) into the index and shift every value one column left
@@ -129,18 +143,18 @@ def _read(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _read_text_arrow(data: bytes, sep: str) -> pd.DataFrame | None:
-    """Every cell as text with pyarrow's multi-threaded CSV reader, each column as a
-    categorical of its distinct texts; ``None`` for any file that needs the exact rules
-    of the pandas path below (blank lines, which keep their row numbers there; rows of
-    another length; empty or repeated header names; text that is not UTF-8).
+def _read_text_arrow(data: mmap.mmap, sep: str) -> pd.DataFrame | None:
+    """Every cell as text with pyarrow's multi-threaded CSV reader, each column
+    dictionary-encoded Arrow text in pandas, plus :data:`SOURCE_ROW`; ``None`` for any file that
+    needs the exact rules of the pandas path (blank lines, which keep their row numbers
+    there; rows of another length; empty or repeated header names; text that is not UTF-8).
 
     The cells are those of the pandas path: the same missing-value markers, quoted fields,
-    a UTF-8 byte-order mark skipped, no other whitespace stripped."""
+    a UTF-8 byte-order mark skipped, no other whitespace stripped; rows with every cell
+    missing are dropped."""
     # A blank line is a row of one field here, so pyarrow refuses the file (wrong number of
     # columns) and the pandas path keeps the blank line's row number.
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    body = memoryview(data)[start:]
+    start = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     quoted = data.find(b'"', start) >= 0
     parse = pacsv.ParseOptions(
         delimiter=sep,
@@ -154,20 +168,53 @@ def _read_text_arrow(data: bytes, sep: str) -> pd.DataFrame | None:
     header = data[start:] if end < 0 else data[start : end + 1]
     try:
         names = pacsv.read_csv(pa.BufferReader(header), parse_options=parse).column_names
-        if not names or any(not n for n in names) or len(set(names)) < len(names):
+    except (pa.ArrowException, ValueError):
+        return None
+    if not names or any(not n for n in names) or len(set(names)) < len(names):
+        return None
+    table = _read_cells(data, start, sep, names, parse, quoted)
+    if table is None or table.column_names != names:
+        return None
+    if quoted:
+        last = table.slice(table.num_rows - 1).column(0).cast(pa.string()).to_pylist()
+        if last != [_END_OF_FILE.decode()]:
             return None
-        # With quotes, a last row of its own: were it swallowed by a quoted field left open,
-        # pyarrow would not say so (pandas refuses such a file: "EOF inside string").
+        table = table.slice(0, table.num_rows - 1)
+    # Wrapped, not converted: validation reads the dictionaries and indices as they are.
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    frame[SOURCE_ROW] = np.arange(len(frame), dtype="int64") + 2
+    if any(column.null_count == 0 for column in table.columns):
+        return frame  # a column with no missing cell: no row is empty
+    filled = frame.drop(columns=SOURCE_ROW).notna().any(axis=1)
+    return frame if filled.all() else frame[filled]
+
+
+def _read_cells(
+    data: mmap.mmap,
+    start: int,
+    sep: str,
+    names: list[str],
+    parse: pacsv.ParseOptions,
+    quoted: bool,
+) -> pa.Table | None:
+    """The cells after the byte-order mark (if any) as dictionary-encoded text (Arrow
+    copies what it parses: the table holds no view of ``data``)."""
+    body = memoryview(data)[start:]
+    try:
+        # With quotes, a last row of its own: were it swallowed by a quoted field left
+        # open, pyarrow would not say so (pandas refuses such a file: "EOF inside string").
         if quoted:
-            newline = b"" if bytes(body[-1:]) in (b"\n", b"\r") else b"\n"
-            source = pa.py_buffer(
-                bytes(body) + newline + _END_OF_FILE + sep.encode() * (len(names) - 1) + b"\n"
-            )
+            newline = b"" if body[-1:] in (b"\n", b"\r") else b"\n"
+            end_row = _END_OF_FILE + sep.encode() * (len(names) - 1) + b"\n"
+            source = pa.py_buffer(b"".join((body, newline, end_row)))
         else:
             source = pa.py_buffer(body)
         text = pa.dictionary(pa.int32(), pa.string())
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             pa.BufferReader(source),
+            # Blocks of 1-16 MB, about 32 per file: enough to keep every core busy,
+            # few enough that per-block dictionaries cost little to unify later.
+            read_options=pacsv.ReadOptions(block_size=min(max(len(body) // 32, 1 << 20), 16 << 20)),
             parse_options=parse,
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, text),
@@ -178,14 +225,6 @@ def _read_text_arrow(data: bytes, sep: str) -> pd.DataFrame | None:
         )
     except (pa.ArrowException, ValueError):
         return None
-    if table.column_names != names:
-        return None
-    if quoted:
-        last = table.slice(table.num_rows - 1).column(0).cast(pa.string()).to_pylist()
-        if last != [_END_OF_FILE.decode()]:
-            return None
-        table = table.slice(0, table.num_rows - 1)
-    return table.to_pandas()
 
 
 _END_OF_FILE = b"\x1e<end of file>\x1e"

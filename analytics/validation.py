@@ -7,11 +7,15 @@ whole file (no rows, a missing column) raise :class:`DataValidationError` at onc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics import schema as s
 from analytics.errors import DataValidationError
@@ -27,6 +31,9 @@ MAPPING_COLUMNS = (MAPPING_ERROR, MAPPING_ERROR_COLUMN, MAPPING_ERROR_VALUE)
 MAX_MESSAGES = 20
 # An infusion count above this is a typo or a unit mix-up, not a treatment course.
 MAX_INFUSIONS = 10_000
+# Text columns of the clean rows: Arrow-backed ``string``, as the store loads them (one
+# buffer per column instead of a Python object per cell).
+TEXT = pd.StringDtype("pyarrow")
 
 
 @dataclass(frozen=True)
@@ -153,47 +160,103 @@ def _numeric_each(values: pd.Series) -> pd.Series:
     return pd.to_numeric(text, errors="coerce").astype("float64")
 
 
+def _is_arrow_text_dictionary(dtype: object) -> bool:
+    """Dictionary-encoded Arrow text, as the fast CSV reader gives (no copy into pandas)."""
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    arrow = dtype.pyarrow_dtype
+    return pa.types.is_dictionary(arrow) and (
+        pa.types.is_string(arrow.value_type) or pa.types.is_large_string(arrow.value_type)
+    )
+
+
 class _Text:
-    """A text column as codes into its distinct values (-1 = missing).
+    """A text column as its distinct values and, per cell, a code into them (-1 = missing).
 
     Every check on a cell is a function of the cell alone, so it is computed once per
     distinct value and gathered back by code: a column of millions of rows with a few
     hundred distinct values costs one hashing pass instead of millions of Python string
     operations. The result is exactly that of applying the check to every cell.
+
+    A dictionary-encoded Arrow column (the fast CSV reader's) is used as it is: its
+    dictionary gives the distinct values, and the per-cell codes are only built when a
+    check needs them; a text output is decoded by Arrow straight from its indices.
     """
 
     def __init__(self, values: pd.Series) -> None:
         self.index = values.index
         self._memo: dict = {}
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            # A category may not occur (see occurring()); codes stay in their int type.
-            self.codes = values.cat.codes.to_numpy()
-            uniques = values.cat.categories
+        self._arrow: pa.ChunkedArray | None = None
+        if _is_arrow_text_dictionary(values.dtype):
+            arrow = values.array.__arrow_array__().unify_dictionaries()
+            self._arrow = arrow
+            # The dictionary may hold values of rows since removed (see occurring()).
+            uniques = arrow.chunk(0).dictionary.to_pylist() if arrow.num_chunks else []
+        elif isinstance(values.dtype, pd.CategoricalDtype):
+            self._memo["codes"] = values.cat.codes.to_numpy()
+            uniques = values.cat.categories.tolist()
         else:
-            codes, uniques = pd.factorize(values, use_na_sentinel=True)
-            self.codes = codes
-            self._memo["occurring"] = np.ones(len(uniques), dtype=bool)
-        self.uniques = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+            codes, found = pd.factorize(values, use_na_sentinel=True)
+            self._memo["codes"] = codes
+            self._memo["occurring"] = np.ones(len(found), dtype=bool)
+            uniques = list(found)
+        self.uniques = pd.Series(uniques, dtype=object)
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Per cell, the position of its value in :attr:`uniques` (-1 = missing)."""
+        if "codes" not in self._memo:
+            assert self._arrow is not None
+            # Each chunk's indices as a numpy view (missing filled with -1 first), joined
+            # in one copy.
+            parts = [
+                (pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy()
+                for c in self._arrow.chunks
+            ]
+            self._memo["codes"] = np.concatenate(parts) if parts else np.empty(0, np.int32)
+        return self._memo["codes"]
 
     def occurring(self) -> np.ndarray:
-        """Which distinct values occur in the column (all, unless it was categorical)."""
+        """Which distinct values occur in the column."""
         if "occurring" not in self._memo:
             codes = self.codes[self.codes >= 0]
             self._memo["occurring"] = np.bincount(codes, minlength=len(self.uniques)) > 0
         return self._memo["occurring"]
 
-    def any_row(self, per_value: np.ndarray) -> bool:
-        """Whether a non-missing cell has a True ``per_value``."""
+    def has_missing(self) -> bool:
+        if self._arrow is not None:
+            return self._arrow.null_count > 0
+        return bool((self.codes < 0).any())
+
+    def has_values(self) -> bool:
+        """Whether any cell is not missing."""
+        if self._arrow is not None:
+            return self._arrow.null_count < len(self._arrow)
+        return bool((self.codes >= 0).any())
+
+    def any_row(self, per_value: np.ndarray, missing: bool = False) -> bool:
+        """Whether a cell has a True ``per_value`` (``missing`` for a missing cell)."""
+        if missing and self.has_missing():
+            return True
         if not per_value.any():
             return False
         if per_value.all():
-            return bool((self.codes >= 0).any())
+            return self.has_values()
         return bool(per_value[self.occurring()].any())
+
+    def mask(self, per_value: np.ndarray, missing: bool = False) -> np.ndarray | np.bool_:
+        """Per cell, ``per_value`` of its value (``missing`` where missing); ``np.False_``
+        when no cell is flagged, so a clean column costs no full-length mask."""
+        if not self.any_row(per_value, missing):
+            return np.False_
+        return self.gather(per_value, missing)
 
     @staticmethod
     def applies(values: pd.Series) -> bool:
         """Text columns (string, categorical of text, or object holding only text)."""
         dtype = values.dtype
+        if _is_arrow_text_dictionary(dtype):
+            return True
         if isinstance(dtype, pd.CategoricalDtype):
             return pd.api.types.infer_dtype(dtype.categories, skipna=True) in ("string", "empty")
         if isinstance(dtype, pd.StringDtype):
@@ -204,27 +267,56 @@ class _Text:
 
     def gather(self, per_value: np.ndarray, missing: object) -> np.ndarray:
         lut = np.append(np.asarray(per_value), np.asarray([missing], dtype=per_value.dtype))
-        return lut[self.codes]  # code -1 picks the appended value for missing cells
+        return lut.take(self.codes)  # code -1 picks the appended value for missing cells
 
-    def blank(self) -> pd.Series:
-        per_value = _blank_each(self.uniques).to_numpy(dtype=bool)
-        return pd.Series(self.gather(per_value, True), index=self.index)
+    def blank_values(self) -> np.ndarray:
+        """Per distinct value: whether it is only whitespace."""
+        if "blank" not in self._memo:
+            self._memo["blank"] = (self.stripped_values() == "").to_numpy(dtype=bool)
+        return self._memo["blank"]
+
+    def numeric_values(self) -> np.ndarray:
+        """Per distinct value: its number (``pd.to_numeric`` of the stripped text), or NaN."""
+        if "numeric" not in self._memo:
+            stripped = self.stripped_values().to_numpy(dtype=object)
+            numbers = pd.to_numeric(stripped, errors="coerce")
+            self._memo["numeric"] = np.asarray(numbers, dtype="float64")
+        return self._memo["numeric"]
+
+    def blank(self) -> np.ndarray | np.bool_:
+        return self.mask(self.blank_values(), True)
 
     def numeric(self) -> pd.Series:
-        per_value = _numeric_each(self.uniques).to_numpy(dtype="float64")
-        return pd.Series(self.gather(per_value, np.nan), index=self.index)
+        return pd.Series(self.gather(self.numeric_values(), np.nan), index=self.index)
 
     def text(self, per_value: pd.Series) -> pd.Series:
-        """A ``string`` column from one (text or missing) value per distinct value."""
-        arr = pd.array(per_value.astype("string").to_numpy(dtype=object), dtype="string")
-        return pd.Series(arr.take(self.codes, allow_fill=True), index=self.index)
+        """A :data:`TEXT` column from one (text or missing) value per distinct value,
+        decoded by Arrow from the codes (no Python string per cell)."""
+        dictionary = pa.array(per_value.astype("string"), type=pa.large_string(), from_pandas=True)
+        if self._arrow is not None:
+            kind = pa.dictionary(self._arrow.type.index_type, pa.large_string())
+            # One chunk (the reader's blocks joined as indices, the cheap part), as
+            # downstream Arrow-backed code expects.
+            encoded = pa.chunked_array(
+                [pa.DictionaryArray.from_arrays(c.indices, dictionary) for c in self._arrow.chunks],
+                type=kind,
+            ).combine_chunks()
+        else:
+            encoded = pa.DictionaryArray.from_arrays(
+                pa.array(self.codes, mask=self.codes < 0), dictionary
+            )
+        decoded = encoded.cast(pa.large_string())
+        return pd.Series(pd.arrays.ArrowStringArray(decoded), index=self.index)
 
     def stripped_values(self, lower: bool = False) -> pd.Series:
         """Each distinct value stripped (and lower-cased), computed once."""
         key = ("stripped", lower)
         if key not in self._memo:
-            per_value = self.uniques.astype("string").str.strip()
-            self._memo[key] = per_value.str.lower() if lower else per_value
+            if lower:
+                each = [v.lower() for v in self.stripped_values()]
+            else:
+                each = [v.strip() for v in self.uniques]
+            self._memo[key] = pd.Series(each, dtype=object)
         return self._memo[key]
 
     def stripped(self, lower: bool = False) -> pd.Series:
@@ -232,7 +324,9 @@ class _Text:
 
     def stripped_codes(self, lower: bool = False) -> np.ndarray:
         """Codes equal exactly where the stripped (lower-cased) texts are equal; -1 missing."""
-        codes, _ = pd.factorize(self.stripped_values(lower), use_na_sentinel=True)
+        codes, found = pd.factorize(self.stripped_values(lower), use_na_sentinel=True)
+        if len(found) == len(self.uniques):
+            return self.codes  # no two values strip to the same text: the codes as they are
         return self.gather(codes.astype(np.int64), -1)
 
 
@@ -240,9 +334,10 @@ def _text(values: pd.Series) -> _Text | None:
     return _Text(values) if _Text.applies(values) else None
 
 
-def _blank(values: pd.Series, text: _Text | None = None) -> pd.Series:
+def _blank(values: pd.Series, text: _Text | None = None) -> np.ndarray | np.bool_:
+    """Per cell: missing or only whitespace (``np.False_`` when no cell is)."""
     text = text or _text(values)
-    return text.blank() if text is not None else _blank_each(values)
+    return text.blank() if text is not None else _blank_each(values).to_numpy(dtype=bool)
 
 
 def _numeric(values: pd.Series, text: _Text | None = None) -> pd.Series:
@@ -254,7 +349,11 @@ def _numeric(values: pd.Series, text: _Text | None = None) -> pd.Series:
 
 def _stripped(values: pd.Series, text: _Text | None = None) -> pd.Series:
     text = text or _text(values)
-    return text.stripped() if text is not None else values.astype("string").str.strip()
+    return text.stripped() if text is not None else _stripped_each(values)
+
+
+def _stripped_each(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip().astype(TEXT)
 
 
 def validate_canonical(
@@ -318,7 +417,7 @@ def validate_canonical(
     pid_text = _text(pid_raw)
     pid_missing = _blank(pid_raw, pid_text)
     issues.add(pid_missing, "error", label(s.PATIENT_ID), pid_raw, "patient id is missing")
-    bad |= pid_missing.to_numpy()
+    bad |= pid_missing
     pid = _stripped(pid_raw, pid_text)
 
     inst_raw = raw[s.INSTRUMENT]
@@ -326,81 +425,82 @@ def validate_canonical(
     if inst_text is not None:
         inst = inst_text.stripped(lower=True)
     else:
-        inst = inst_raw.astype("string").str.strip().str.lower()
+        inst = _stripped_each(inst_raw).str.lower()
     inst_missing = _blank(inst_raw, inst_text)
     issues.add(inst_missing, "error", label(s.INSTRUMENT), inst_raw, "instrument is missing")
-    unknown = ~inst_missing & ~_per_instrument(inst, inst_text, lambda i: i in registry, False)
+    unknown = ~inst_missing & ~_per_instrument(inst, inst_text, lambda i: i in registry, True)
     known = ", ".join(sorted(registry))
     issues.add(
         unknown, "error", label(s.INSTRUMENT), inst_raw, f"unknown instrument (known: {known})"
     )
-    bad |= (inst_missing | unknown).to_numpy()
+    bad |= inst_missing | unknown
 
     score_raw = raw[s.SCORE]
-    score_text = None if pd.api.types.is_numeric_dtype(score_raw) else _text(score_raw)
-    score = _numeric(score_raw, score_text)
-    score_blank = _blank(score_raw, score_text)
+    score_cells = _Numbers(score_raw)
+    score = score_cells.values()
+    score_blank = score_cells.flag(score_cells.blank, True)
     issues.add(score_blank, "error", score_label, score_raw, "score is missing")
-    not_num = ~score_blank & (score.isna() | ~np.isfinite(score.fillna(0)))
+    not_num = score_cells.flag(~score_cells.blank & ~np.isfinite(score_cells.numbers))
     issues.add(not_num, "error", score_label, score_raw, "score is not a number")
     lo = _per_instrument(inst, inst_text, lambda i: _limit(registry, i, "min"), np.nan)
     hi = _per_instrument(inst, inst_text, lambda i: _limit(registry, i, "max"), np.nan)
-    out = ~not_num & score.notna() & lo.notna() & ((score < lo) | (score > hi))
+    out = ((score < lo) | (score > hi)) & ~not_num  # NaN compares False: no score, no limits
     rng = {k: f"{v.label} scores range {v.min:g}-{v.max:g}" for k, v in registry.items()}
     message = _PerRow(inst, lambda v: "score out of range: " + v.map(rng).astype("string"))
     issues.add(out, "error", score_label, score_raw, message)
-    bad |= (score_blank | not_num | out).to_numpy()
+    bad |= score_blank | not_num | out
 
-    infusions = pd.Series(np.nan, index=raw.index)
+    inf_missing = np.ones(len(raw), dtype=bool)
+    inf_zero: np.ndarray | np.bool_ = np.False_
+    ints = np.zeros(len(raw), dtype=np.int64)
+    time_codes: list[np.ndarray] = []  # the time point's parts of the duplicate key
     if s.INFUSIONS in raw.columns:
         inf_raw = raw[s.INFUSIONS]
-        inf_cells = None if pd.api.types.is_numeric_dtype(inf_raw) else _text(inf_raw)
-        infusions = _numeric(inf_raw, inf_cells)
-        finite = np.isfinite(infusions.fillna(0))
-        inf_text = ~_blank(inf_raw, inf_cells) & (infusions.isna() | ~finite)
-        issues.add(
-            inf_text, "error", label(s.INFUSIONS), inf_raw, "infusions received is not a number"
+        cells = _Numbers(inf_raw)
+        numbers = cells.numbers
+        finite = np.isfinite(numbers) | np.isnan(numbers)  # infinite is "not a number"
+        checks = (
+            (~cells.blank & ~np.isfinite(numbers), "is not a number"),
+            (finite & (numbers < 0), "is negative"),
+            (finite & (numbers != np.round(numbers)) & ~np.isnan(numbers), "is not whole"),
+            (finite & (numbers > MAX_INFUSIONS), f"is implausibly large (over {MAX_INFUSIONS:,})"),
         )
-        negative = finite & (infusions < 0)
-        issues.add(negative, "error", label(s.INFUSIONS), inf_raw, "infusions received is negative")
-        fractional = finite & infusions.notna() & (infusions != np.round(infusions))
-        issues.add(
-            fractional, "error", label(s.INFUSIONS), inf_raw, "infusions received is not whole"
-        )
-        too_large = finite & (infusions > MAX_INFUSIONS)
-        issues.add(
-            too_large,
-            "error",
-            label(s.INFUSIONS),
-            inf_raw,
-            f"infusions received is implausibly large (over {MAX_INFUSIONS:,})",
-        )
-        inf_bad = inf_text | negative | fractional | too_large
-        bad |= inf_bad.to_numpy()
-        # Excluded rows must not reach the Int64 cast below (inf or 1e30 cannot be cast).
-        infusions = infusions.where(~inf_bad)
-    day = pd.Series(np.nan, index=raw.index)
+        for per_value, what in checks:
+            flagged = cells.flag(per_value)
+            issues.add(flagged, "error", label(s.INFUSIONS), inf_raw, f"infusions received {what}")
+            bad |= flagged
+        # Excluded rows must not reach the integer column (inf or 1e30 cannot be cast).
+        excluded = np.logical_or.reduce([c for c, _ in checks])
+        whole = np.where(excluded, np.nan, np.round(numbers))
+        missing = np.isnan(whole)
+        inf_missing = cells.gather(missing, True)
+        ints = cells.gather(np.where(missing, 0, whole).astype(np.int64), 0)
+        inf_zero = cells.flag((whole == 0) & ~missing)
+        time_codes.append(cells.codes(whole))
+    day = np.full(len(raw), np.nan)
     if s.DAY in raw.columns:
         day_raw = raw[s.DAY]
-        day_cells = None if pd.api.types.is_numeric_dtype(day_raw) else _text(day_raw)
-        day = _numeric(day_raw, day_cells)
-        day_text = ~_blank(day_raw, day_cells) & (day.isna() | ~np.isfinite(day.fillna(0)))
+        cells = _Numbers(day_raw)
+        not_number = ~cells.blank & ~np.isfinite(cells.numbers)
+        day_text = cells.flag(not_number)
         issues.add(day_text, "error", label(s.DAY), day_raw, "day is not a number")
-        bad |= day_text.to_numpy()
-        day = day.where(~day_text)
+        bad |= day_text
+        day_each = np.where(not_number, np.nan, cells.numbers)
+        day = cells.gather(day_each, np.nan)
+        time_codes.append(cells.codes(day_each))
     if MAPPING_ERROR in raw.columns:
         as_text = lambda v: v.astype("string")  # noqa: E731
-        mapped_bad = raw[MAPPING_ERROR].notna()
+        mapped_bad = raw[MAPPING_ERROR].notna().to_numpy()
         issues.add(
-            mapped_bad & ~pd.Series(bad, index=raw.index),
+            mapped_bad & ~bad,
             "error",
             _PerRow(raw[MAPPING_ERROR_COLUMN], as_text),
             raw[MAPPING_ERROR_VALUE],
             _PerRow(raw[MAPPING_ERROR], as_text),
         )
-        bad |= mapped_bad.to_numpy()
+        bad |= mapped_bad
 
-    no_time = infusions.isna() & day.isna()
+    no_time = inf_missing & np.isnan(day)
     time_col = s.INFUSIONS if s.INFUSIONS in raw.columns else s.DAY
     issues.add(
         no_time & ~bad,
@@ -409,29 +509,28 @@ def validate_canonical(
         raw[time_col],
         f"no time point: '{s.INFUSIONS}' and '{s.DAY}' are both missing",
     )
-    bad |= no_time.to_numpy()
-    contradiction = (infusions == 0) & (day > 0)
+    bad |= no_time
+    contradiction = inf_zero & (day > 0)
     issues.add(
         contradiction,
         "error",
         label(s.DAY),
-        day,
+        pd.Series(day),
         "0 infusions received but a positive day: a pre-treatment row must have day <= 0",
     )
-    bad |= contradiction.fillna(False).to_numpy()
+    bad |= contradiction
 
     skip = {*s.CORE_COLUMNS, *s.BOOKKEEPING, *MAPPING_COLUMNS}
     extras = [c for c in raw.columns if c not in skip]
     columns = {
         s.PATIENT_ID: pid,
         s.INSTRUMENT: inst,
-        s.SCORE: score,
-        s.INFUSIONS: _whole_numbers(infusions.round()),
-        s.DAY: day,
+        s.SCORE: pd.Series(score),
+        s.INFUSIONS: pd.Series(pd.arrays.IntegerArray(ints, inf_missing)),
+        s.DAY: pd.Series(day),
         s.SOURCE_ROW: rows.copy(),
     }
-    for col in extras:
-        typed = _typed_extra(raw[col])
+    for col, typed in zip(extras, _typed_extras([raw[c] for c in extras]), strict=True):
         columns[col] = typed.copy() if typed is raw[col] else typed
     # One concatenation of the columns as they are: a DataFrame built from a dict, or
     # grown column by column, copies every column once more into consolidated blocks.
@@ -440,10 +539,14 @@ def validate_canonical(
     if bad.any():
         clean = clean[~bad]
 
-    keys = None
+    key = None
     if pid_text is not None and inst_text is not None:
-        keys = (pid_text.stripped_codes()[~bad], inst_text.stripped_codes(lower=True)[~bad])
-    clean, dup_issues = _resolve_duplicates(clean, score_label, keys)
+        # Patient, time, then instrument: an export in that order gives sorted keys.
+        parts = [pid_text.stripped_codes(), *time_codes, inst_text.stripped_codes(lower=True)]
+        key = _combined_key(parts)
+        if key is not None and bad.any():
+            key = key[~bad]
+    clean, dup_issues = _resolve_duplicates(clean, score_label, key)
     issue_frame = pd.concat([issues.frame(), dup_issues], ignore_index=True)
     if not dup_issues.empty:
         issue_frame = issue_frame.sort_values(["row", "severity"], kind="stable")
@@ -457,26 +560,67 @@ def validate_canonical(
     )
 
 
-def _whole_numbers(values: pd.Series) -> pd.Series:
-    """``values.astype("Int64")`` for whole floats (missing as NaN), built directly."""
-    numbers = values.to_numpy(dtype="float64")
-    missing = np.isnan(numbers)
-    ints = np.where(missing, 0.0, numbers).astype(np.int64)
-    return pd.Series(pd.arrays.IntegerArray(ints, missing), index=values.index)
+class _Numbers:
+    """A column's cells read as numbers. For a text column ``numbers`` and ``blank`` are
+    per distinct value (see :class:`_Text`), for a typed column per cell; :meth:`flag`
+    and :meth:`gather` turn a per-value result into one per cell."""
+
+    def __init__(self, values: pd.Series) -> None:
+        self.text = None if pd.api.types.is_numeric_dtype(values) else _text(values)
+        if self.text is not None:
+            self.numbers = self.text.numeric_values()
+            self.blank = self.text.blank_values()
+        else:
+            self.numbers = _numeric(values).to_numpy(dtype="float64", na_value=np.nan)
+            self.blank = _blank_each(values).to_numpy(dtype=bool)
+
+    def gather(self, per_value: np.ndarray, missing: object) -> np.ndarray:
+        return per_value if self.text is None else self.text.gather(per_value, missing)
+
+    def flag(self, per_value: np.ndarray, missing: bool = False) -> np.ndarray | np.bool_:
+        """Per cell, ``per_value`` (``missing`` for a missing cell); ``np.False_`` when no
+        cell is flagged."""
+        if self.text is None:
+            return per_value if per_value.any() else np.False_
+        return self.text.mask(per_value, missing)
+
+    def values(self) -> np.ndarray:
+        return self.gather(self.numbers, np.nan)
+
+    def codes(self, per_value: np.ndarray) -> np.ndarray:
+        """Per cell, a code equal exactly where ``per_value`` numbers are equal (NaN and
+        missing cells share -1), in the order of the numbers, factorised once per
+        distinct value."""
+        codes, _ = pd.factorize(per_value, sort=True, use_na_sentinel=True)
+        return self.gather(codes.astype(np.int32), -1)
 
 
-def _per_instrument(inst: pd.Series, text: _Text | None, fn, missing) -> pd.Series:
+def _per_instrument(inst: pd.Series, text: _Text | None, fn, missing) -> np.ndarray:
     """``fn`` of each row's (stripped, lower-cased) instrument id, computed once per id."""
     if text is None:
-        return inst.map(lambda i: missing if pd.isna(i) else fn(i)).astype(type(missing))
+        each = inst.map(lambda i: missing if pd.isna(i) else fn(i))
+        return each.to_numpy(dtype=type(missing))
     ids = text.stripped_values(lower=True)
     per_value = np.asarray([fn(i) for i in ids], dtype=type(missing))
-    return pd.Series(text.gather(per_value, missing), index=inst.index)
+    return text.gather(per_value, missing)
 
 
 def _limit(registry: Mapping[str, Instrument], inst: str, which: str) -> float:
     entry = registry.get(inst)
     return np.nan if entry is None else float(getattr(entry, which))
+
+
+# Rows from which covariates are typed on several threads: Arrow decodes text without
+# holding the GIL, so one column's decoding overlaps the next one's per-value checks.
+PARALLEL_ROWS = 200_000
+
+
+def _typed_extras(columns: list[pd.Series]) -> list[pd.Series]:
+    """:func:`_typed_extra` of each column, on up to two threads for long columns."""
+    if len(columns) < 2 or len(columns[0]) < PARALLEL_ROWS:
+        return [_typed_extra(c) for c in columns]
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        return list(pool.map(_typed_extra, columns))
 
 
 def _typed_extra(values: pd.Series) -> pd.Series:
@@ -485,55 +629,62 @@ def _typed_extra(values: pd.Series) -> pd.Series:
         return values
     text = _text(values)
     if text is not None:
-        num_each = _numeric_each(text.uniques).notna().to_numpy()
-        blank_each = _blank_each(text.uniques).to_numpy(dtype=bool)
+        num_each = ~np.isnan(text.numeric_values())
+        blank_each = text.blank_values()
         if not text.any_row(~(num_each | blank_each)) and text.any_row(num_each):
             return text.numeric()
         return text.text(text.stripped_values().where(~blank_each))
     num = _numeric(values)
-    blank = _blank(values)
+    blank = _blank_each(values)
     if (num.notna() | blank).all() and num.notna().any():
         return num
-    return values.astype("string").str.strip().where(~blank)
+    return _stripped_each(values).where(~blank)
 
 
-def _duplicated_codes(
-    clean: pd.DataFrame, patient: np.ndarray, instrument: np.ndarray
-) -> pd.Series | None:
-    """``clean.duplicated([patient, instrument, infusions, day], keep=False)`` from integer
-    codes combined into one 64-bit key (None when the key would not fit)."""
-    parts = [patient.astype(np.int64) + 1, instrument.astype(np.int64) + 1]
-    for col in (s.INFUSIONS, s.DAY):
-        codes, _ = pd.factorize(clean[col], use_na_sentinel=True)
-        parts.append(codes.astype(np.int64) + 1)
-    sizes = [int(p.max(initial=0)) + 1 for p in parts]
+def _combined_key(parts: list[np.ndarray]) -> np.ndarray | None:
+    """One 64-bit key per row, equal exactly where every part (integer codes, -1 for
+    missing) is equal; None when the key would not fit in 62 bits."""
+    sizes = [int(p.max(initial=-1)) + 2 for p in parts]
     if np.prod([float(n) for n in sizes]) >= 2.0**62:
         return None
-    key = parts[0]
+    key = parts[0].astype(np.int64) + 1
     for part, size in zip(parts[1:], sizes[1:], strict=True):
-        key = key * size + part
-    # Sorting the keys (stable: fast on rows already grouped by patient) puts equal keys
-    # side by side; a hash table over millions of keys is ~10x slower.
+        key *= size
+        key += part
+        key += 1
+    return key
+
+
+def _duplicated_key(key: np.ndarray) -> np.ndarray:
+    """``pd.Series(key).duplicated(keep=False)``, by sorting: an export grouped by
+    patient and time is already in order and costs one comparison pass; a hash table
+    over millions of keys is ~10x slower."""
+    if len(key) < 2:
+        return np.zeros(len(key), dtype=bool)
+    if (key[1:] >= key[:-1]).all():
+        same = key[1:] == key[:-1]
+        return np.r_[same, False] | np.r_[False, same]
     order = np.argsort(key, kind="stable")
     ordered = key[order]
     same = ordered[1:] == ordered[:-1]
     dup = np.empty(len(key), dtype=bool)
     dup[order] = np.r_[same, False] | np.r_[False, same]
-    return pd.Series(dup, index=clean.index)
+    return dup
 
 
 def _resolve_duplicates(
     clean: pd.DataFrame,
     score_label: str | _PerRow = s.SCORE,
-    codes: tuple[np.ndarray, np.ndarray] | None = None,
+    codes: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Same patient, instrument and time point: conflicting scores are errors (all rows
-    excluded); identical scores are a warning and kept once. ``codes`` (patient and
-    instrument as integer codes of the same rows) find the duplicates without hashing
-    millions of strings."""
+    excluded); identical scores are a warning and kept once. ``codes`` (one integer per
+    row of ``clean``, equal exactly where the four are, see :func:`_combined_key`) find
+    the duplicates without hashing millions of strings."""
     key = [s.PATIENT_ID, s.INSTRUMENT, s.INFUSIONS, s.DAY]
-    dup = _duplicated_codes(clean, *codes) if codes is not None else None
-    if dup is None:
+    if codes is not None:
+        dup = pd.Series(_duplicated_key(codes), index=clean.index)
+    else:
         dup = clean.duplicated(key, keep=False)
     if not dup.any():
         return clean, pd.DataFrame(columns=list(ISSUE_COLUMNS))

@@ -33,16 +33,18 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 
 
 def expected_clean() -> pd.DataFrame:
-    """The clean frame of CSV, typed by hand."""
+    """The clean frame of CSV, typed by hand (text is Arrow-backed ``string``)."""
     return pd.DataFrame(
         {
-            "patient_id": pd.array(["P1", "P1", "P2", "P2"], dtype="string"),
-            "instrument": pd.array(["pcl5", "pcl5", "phq9", "phq9"], dtype="string"),
+            "patient_id": pd.array(["P1", "P1", "P2", "P2"], dtype="string[pyarrow]"),
+            "instrument": pd.array(["pcl5", "pcl5", "phq9", "phq9"], dtype="string[pyarrow]"),
             "score": [50.0, 31.5, 12.0, 4.0],
             "infusions_received": pd.array([0, 3, 0, 6], dtype="Int64"),
             "day": [-2.0, 7.0, 0.0, 21.0],
             "source_row": np.array([2, 3, 4, 5], dtype="int64"),
-            "site": pd.array(["Clinic A", "Clinic A", "Clinic B", "Clinic B"], dtype="string"),
+            "site": pd.array(
+                ["Clinic A", "Clinic A", "Clinic B", "Clinic B"], dtype="string[pyarrow]"
+            ),
             "age": [34.0, 34.0, np.nan, np.nan],
         }
     )
