@@ -10,7 +10,7 @@ import csv
 import mmap
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -262,8 +262,11 @@ def load_canonical(
     path: str | Path,
     *,
     registry: Mapping[str, Instrument] | None = None,
+    covariates: Collection[str] | None = None,
 ) -> ValidationResult:
     """Read and validate a canonical long file. Returns clean rows and the report;
-    call :meth:`ValidationResult.raise_for_errors` to refuse a file with any error."""
+    call :meth:`ValidationResult.raise_for_errors` to refuse a file with any error.
+    ``covariates``: the covariate columns to keep (all when None; see
+    :func:`~analytics.validation.validate_canonical`)."""
     raw = _read(path)
-    return validate_canonical(raw, source=Path(path).name, registry=registry)
+    return validate_canonical(raw, source=Path(path).name, registry=registry, covariates=covariates)

@@ -8,7 +8,7 @@ whole file (no rows, a missing column) raise :class:`DataValidationError` at onc
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -363,6 +363,7 @@ def validate_canonical(
     registry: Mapping[str, Instrument] | None = None,
     first_row: int = 2,
     column_labels: Mapping[str, str] | None = None,
+    covariates: Collection[str] | None = None,
 ) -> ValidationResult:
     """Check a canonical long table and return typed clean rows plus a problem report.
 
@@ -371,6 +372,9 @@ def validate_canonical(
     ``raw`` carries a ``source_row`` column (rows mapped from an export keep theirs).
     ``column_labels`` names canonical columns as the user's file does (``score`` ->
     ``Total``) and a ``source_column`` column gives each row's score column (wide exports).
+    ``covariates`` names the covariate columns to keep (all when None): a caller that reads
+    none of the others (``summary`` without ``--by``) saves typing them; every row and
+    problem stays the same, since covariates are typed, never checked.
     """
     registry = load_registry() if registry is None else registry
     if raw.shape[0] == 0:
@@ -522,6 +526,8 @@ def validate_canonical(
 
     skip = {*s.CORE_COLUMNS, *s.BOOKKEEPING, *MAPPING_COLUMNS}
     extras = [c for c in raw.columns if c not in skip]
+    if covariates is not None:
+        extras = [c for c in extras if c in set(covariates)]
     columns = {
         s.PATIENT_ID: pid,
         s.INSTRUMENT: inst,

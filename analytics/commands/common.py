@@ -4,6 +4,7 @@ with ``--profile``), the outcome definition flags and ``--where`` filters."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,18 +28,19 @@ def add_file_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sheet", default=None, help="worksheet of an .xlsx file")
 
 
-def read_input(args: argparse.Namespace):
+def read_input(args: argparse.Namespace, covariates: Collection[str] | None = None):
     """Read FILE (through the import profile when given) into an ``Ingested``.
 
     The command line stores nothing, so identifier findings are reported on stderr and
-    the command goes on (DESIGN.md §7)."""
+    the command goes on (DESIGN.md §7). ``covariates``: the covariate columns the command
+    reads (all when None); a canonical file keeps only those."""
     import sys
 
     plain = not getattr(args, "profile", None) and not getattr(args, "sheet", None)
     if plain and _plain_canonical(args.file):
         from analytics.io import load_canonical  # the fast path skips the ingest imports
 
-        return None, load_canonical(args.file)
+        return None, load_canonical(args.file, covariates=covariates)
     from analytics.ingest import ingest, load_profile
 
     profile = load_profile(args.profile) if getattr(args, "profile", None) else None
@@ -102,16 +104,17 @@ def load_view(args: argparse.Namespace, *, covariates: bool = True) -> LoadedVie
     """Read and validate FILE (refusing any row error), apply ``--where``, derive outcomes.
 
     With ``covariates=False`` the outcomes table has no patient-level covariate columns
-    (their derivation is skipped): for commands that neither group nor model by them."""
+    (their derivation is skipped) and only the covariates ``--where`` names are kept from
+    a canonical file: for commands that neither group nor model by them."""
     from analytics.filters import apply_filters, parse_where
     from analytics.outcomes import derive_patient_outcomes
 
-    ingested, result = read_input(args)
+    filters = parse_where(args.where)
+    ingested, result = read_input(args, covariates=None if covariates else list(filters))
     registry = ingested.profile.registry if ingested and ingested.profile else None
     inst = get_instrument(args.instrument.strip().lower(), registry)
     definition = definition_from_args(args)
     result.raise_for_errors()
-    filters = parse_where(args.where)
     data = apply_filters(result.data, filters)
     no_cov = None if covariates else pd.DataFrame(index=pd.Index([], name=s.PATIENT_ID))
     outcomes = derive_patient_outcomes(data, inst, definition, registry=registry, covariates=no_cov)

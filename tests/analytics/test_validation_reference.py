@@ -272,3 +272,24 @@ def test_combined_key_finds_the_duplicates_pandas_finds(seed):
 def test_combined_key_refuses_keys_that_would_overflow():
     huge = np.array([0, 2**31 - 2], dtype=np.int64)
     assert _combined_key([huge, huge, huge]) is None
+
+
+def test_keeping_some_covariates_changes_no_row_and_no_issue(tmp_path):
+    _, _, data = generate(5)
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    full = load_canonical(path)
+    some = load_canonical(path, covariates=["site"])
+    pd.testing.assert_frame_equal(some.data, full.data.drop(columns="age"))
+    pd.testing.assert_frame_equal(some.issues, full.issues)
+    assert "site" not in load_canonical(path, covariates=[]).data.columns
+
+
+def test_a_row_filled_only_in_a_covariate_left_out_is_still_an_error(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("patient_id,instrument,score,day,site\nP1,pcl5,3,0,A\n,,,,B\n")
+    result = load_canonical(path, covariates=[])
+    assert list(result.data.columns) == [
+        "patient_id", "instrument", "score", "infusions_received", "day", "source_row"
+    ]  # fmt: skip
+    assert [3, "patient_id"] in result.errors[["row", "column"]].values.tolist()
