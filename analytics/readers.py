@@ -301,12 +301,18 @@ def _tidy_coded(
     keep = np.flatnonzero(~blank)
     if len(keep) == 0:
         raise _fail("the file has a header but no data rows", name)
+    import pyarrow as pa
+
     body: dict[str, object] = {}
     for col, (codes, uniques) in zip(columns, cells, strict=True):
-        lut = np.empty(len(uniques) + 1, dtype=object)
-        lut[:-1] = [_cell_text(u, decimal) for u in uniques]
-        lut[-1] = pd.NA
-        body[col] = pd.arrays.StringArray(lut[codes[header + 1 :][keep]])
+        # Each distinct text tidied once, then the column decoded by Arrow into an
+        # Arrow-backed string column: no Python object per cell.
+        tidy = [_cell_text(u, decimal) for u in uniques]
+        dictionary = pa.array([None if t is pd.NA else t for t in tidy], type=pa.large_string())
+        rows = codes[header + 1 :][keep]
+        indices = pa.array(rows, mask=rows < 0)
+        text = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
+        body[col] = pd.arrays.ArrowStringArray(text)
     body[SOURCE_ROW] = keep.astype("int64") + header + 2
     return pd.DataFrame(body), header + 1, notices
 
