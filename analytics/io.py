@@ -37,12 +37,10 @@ def read_raw(path: str | Path) -> pd.DataFrame:
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dictionary-encoded text columns (from the fast reader) as Arrow-backed ``string``."""
+    """Arrow text columns (from the fast reader) as Arrow-backed ``string``."""
     for col in frame.columns:
         values = frame[col]
-        if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_dictionary(
-            values.dtype.pyarrow_dtype
-        ):
+        if isinstance(values.dtype, pd.ArrowDtype):
             text = values.array.__arrow_array__().cast(pa.large_string())
             frame[col] = pd.Series(pd.arrays.ArrowStringArray(text), index=frame.index)
     return frame
@@ -50,7 +48,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _read(path: str | Path) -> pd.DataFrame:
     """:func:`read_raw`, except that a CSV/TSV read by the fast reader keeps its text
-    columns dictionary-encoded (Arrow), which validation uses as they are."""
+    columns as Arrow arrays wrapped in pandas, which validation uses as they are."""
     path = Path(path)
     name = path.name
     if not path.exists():
@@ -144,8 +142,8 @@ def _read_text_pandas(path: Path, sep: str) -> pd.DataFrame:
 
 
 def _read_text_arrow(data: mmap.mmap, sep: str) -> pd.DataFrame | None:
-    """Every cell as text with pyarrow's multi-threaded CSV reader, each column
-    dictionary-encoded Arrow text in pandas, plus :data:`SOURCE_ROW`; ``None`` for any file that
+    """Every cell as text with pyarrow's multi-threaded CSV reader, each column Arrow
+    text wrapped in pandas, plus :data:`SOURCE_ROW`; ``None`` for any file that
     needs the exact rules of the pandas path (blank lines, which keep their row numbers
     there; rows of another length; empty or repeated header names; text that is not UTF-8).
 
@@ -180,7 +178,7 @@ def _read_text_arrow(data: mmap.mmap, sep: str) -> pd.DataFrame | None:
         if last != [_END_OF_FILE.decode()]:
             return None
         table = table.slice(0, table.num_rows - 1)
-    # Wrapped, not converted: validation reads the dictionaries and indices as they are.
+    # Wrapped, not converted: validation reads the Arrow arrays as they are.
     frame = table.to_pandas(types_mapper=pd.ArrowDtype)
     frame[SOURCE_ROW] = np.arange(len(frame), dtype="int64") + 2
     if any(column.null_count == 0 for column in table.columns):
@@ -197,7 +195,7 @@ def _read_cells(
     parse: pacsv.ParseOptions,
     quoted: bool,
 ) -> pa.Table | None:
-    """The cells after the byte-order mark (if any) as dictionary-encoded text (Arrow
+    """The cells after the byte-order mark (if any) as Arrow text (Arrow
     copies what it parses: the table holds no view of ``data``)."""
     body = memoryview(data)[start:]
     try:
@@ -209,15 +207,14 @@ def _read_cells(
             source = pa.py_buffer(b"".join((body, newline, end_row)))
         else:
             source = pa.py_buffer(body)
-        text = pa.dictionary(pa.int32(), pa.string())
         return pacsv.read_csv(
             pa.BufferReader(source),
             # Blocks of 1-16 MB, about 32 per file: enough to keep every core busy,
-            # few enough that per-block dictionaries cost little to unify later.
+            # few enough that the per-block overheads stay small.
             read_options=pacsv.ReadOptions(block_size=min(max(len(body) // 32, 1 << 20), 16 << 20)),
             parse_options=parse,
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, text),
+                column_types=dict.fromkeys(names, pa.string()),
                 null_values=NA_VALUES,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,

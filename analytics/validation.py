@@ -160,14 +160,15 @@ def _numeric_each(values: pd.Series) -> pd.Series:
     return pd.to_numeric(text, errors="coerce").astype("float64")
 
 
-def _is_arrow_text_dictionary(dtype: object) -> bool:
-    """Dictionary-encoded Arrow text, as the fast CSV reader gives (no copy into pandas)."""
-    if not isinstance(dtype, pd.ArrowDtype):
-        return False
-    arrow = dtype.pyarrow_dtype
-    return pa.types.is_dictionary(arrow) and (
-        pa.types.is_string(arrow.value_type) or pa.types.is_large_string(arrow.value_type)
-    )
+def _is_arrow_text(dtype: object) -> bool:
+    """Arrow text in pandas: Arrow-backed ``string``, or ``ArrowDtype`` text as the fast
+    CSV reader wraps it (no copy)."""
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    if isinstance(dtype, pd.ArrowDtype):
+        arrow = dtype.pyarrow_dtype
+        return pa.types.is_string(arrow) or pa.types.is_large_string(arrow)
+    return False
 
 
 class _Text:
@@ -178,20 +179,21 @@ class _Text:
     hundred distinct values costs one hashing pass instead of millions of Python string
     operations. The result is exactly that of applying the check to every cell.
 
-    A dictionary-encoded Arrow column (the fast CSV reader's) is used as it is: its
-    dictionary gives the distinct values, and the per-cell codes are only built when a
-    check needs them; a text output is decoded by Arrow straight from its indices.
+    Arrow text (the fast CSV reader's, the upload reader's) is used as it is: Arrow finds
+    the distinct values, per-cell codes are only built when a check needs them, and a
+    text output that no check changed is the column itself, with no decoding.
     """
 
     def __init__(self, values: pd.Series) -> None:
         self.index = values.index
         self._memo: dict = {}
         self._arrow: pa.ChunkedArray | None = None
-        if _is_arrow_text_dictionary(values.dtype):
-            arrow = values.array.__arrow_array__().unify_dictionaries()
-            self._arrow = arrow
-            # The dictionary may hold values of rows since removed (see occurring()).
-            uniques = arrow.chunk(0).dictionary.to_pylist() if arrow.num_chunks else []
+        if _is_arrow_text(values.dtype):
+            arrow = values.array.__arrow_array__()
+            self._arrow = arrow if isinstance(arrow, pa.ChunkedArray) else pa.chunked_array([arrow])
+            self._found = pc.unique(self._arrow).drop_null()
+            self._memo["occurring"] = np.ones(len(self._found), dtype=bool)
+            uniques = self._found.to_pylist()
         elif isinstance(values.dtype, pd.CategoricalDtype):
             self._memo["codes"] = values.cat.codes.to_numpy()
             uniques = values.cat.categories.tolist()
@@ -207,13 +209,8 @@ class _Text:
         """Per cell, the position of its value in :attr:`uniques` (-1 = missing)."""
         if "codes" not in self._memo:
             assert self._arrow is not None
-            # Each chunk's indices as a numpy view (missing filled with -1 first), joined
-            # in one copy.
-            parts = [
-                (pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy()
-                for c in self._arrow.chunks
-            ]
-            self._memo["codes"] = np.concatenate(parts) if parts else np.empty(0, np.int32)
+            found = pc.index_in(self._arrow, value_set=self._found)
+            self._memo["codes"] = pc.fill_null(found, -1).to_numpy()
         return self._memo["codes"]
 
     def occurring(self) -> np.ndarray:
@@ -255,7 +252,7 @@ class _Text:
     def applies(values: pd.Series) -> bool:
         """Text columns (string, categorical of text, or object holding only text)."""
         dtype = values.dtype
-        if _is_arrow_text_dictionary(dtype):
+        if _is_arrow_text(dtype):
             return True
         if isinstance(dtype, pd.CategoricalDtype):
             return pd.api.types.infer_dtype(dtype.categories, skipna=True) in ("string", "empty")
@@ -292,19 +289,14 @@ class _Text:
     def text(self, per_value: pd.Series) -> pd.Series:
         """A :data:`TEXT` column from one (text or missing) value per distinct value,
         decoded by Arrow from the codes (no Python string per cell)."""
+        if self._arrow is not None and per_value.tolist() == self.uniques.tolist():
+            # Every value kept as it is (none stripped or blank): the column itself.
+            column = self._arrow.combine_chunks().cast(pa.large_string())
+            return pd.Series(pd.arrays.ArrowStringArray(column), index=self.index)
         dictionary = pa.array(per_value.astype("string"), type=pa.large_string(), from_pandas=True)
-        if self._arrow is not None:
-            kind = pa.dictionary(self._arrow.type.index_type, pa.large_string())
-            # One chunk (the reader's blocks joined as indices, the cheap part), as
-            # downstream Arrow-backed code expects.
-            encoded = pa.chunked_array(
-                [pa.DictionaryArray.from_arrays(c.indices, dictionary) for c in self._arrow.chunks],
-                type=kind,
-            ).combine_chunks()
-        else:
-            encoded = pa.DictionaryArray.from_arrays(
-                pa.array(self.codes, mask=self.codes < 0), dictionary
-            )
+        encoded = pa.DictionaryArray.from_arrays(
+            pa.array(self.codes, mask=self.codes < 0), dictionary
+        )
         decoded = encoded.cast(pa.large_string())
         return pd.Series(pd.arrays.ArrowStringArray(decoded), index=self.index)
 
