@@ -214,7 +214,7 @@ def _read_cells(
             read_options=pacsv.ReadOptions(block_size=min(max(len(body) // 32, 1 << 20), 16 << 20)),
             parse_options=parse,
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                column_types=dict.fromkeys(names, pa.large_string()),
                 null_values=NA_VALUES,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
