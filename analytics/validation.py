@@ -286,12 +286,15 @@ class _Text:
     def numeric(self) -> pd.Series:
         return pd.Series(self.gather(self.numeric_values(), np.nan), index=self.index)
 
-    def text(self, per_value: pd.Series) -> pd.Series:
+    def text(self, per_value: pd.Series, whole: bool = True) -> pd.Series:
         """A :data:`TEXT` column from one (text or missing) value per distinct value,
-        decoded by Arrow from the codes (no Python string per cell)."""
+        decoded by Arrow from the codes (no Python string per cell). A column no value
+        of which changed is the column itself: in one chunk if ``whole`` (for columns
+        every analysis reads), else in the reader's chunks, with no copy."""
         if self._arrow is not None and per_value.tolist() == self.uniques.tolist():
-            # Every value kept as it is (none stripped or blank): the column itself.
-            column = self._arrow.combine_chunks().cast(pa.large_string())
+            column = self._arrow.cast(pa.large_string())
+            if whole:
+                column = column.combine_chunks()
             return pd.Series(pd.arrays.ArrowStringArray(column), index=self.index)
         dictionary = pa.array(per_value.astype("string"), type=pa.large_string(), from_pandas=True)
         encoded = pa.DictionaryArray.from_arrays(
@@ -631,7 +634,7 @@ def _typed_extra(values: pd.Series) -> pd.Series:
         blank_each = text.blank_values()
         if not text.any_row(~(num_each | blank_each)) and text.any_row(num_each):
             return text.numeric()
-        return text.text(text.stripped_values().where(~blank_each))
+        return text.text(text.stripped_values().where(~blank_each), whole=False)
     num = _numeric(values)
     blank = _blank_each(values)
     if (num.notna() | blank).all() and num.notna().any():
