@@ -60,7 +60,8 @@ def _read(path: str | Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix in PARQUET_SUFFIXES:
         try:
-            return pq.read_table(path).to_pandas()
+            # Text stays Arrow (wrapped, not turned into a Python object per cell).
+            return pq.read_table(path).to_pandas(types_mapper=_arrow_text_type)
         except (pa.ArrowException, OSError) as exc:
             raise DataValidationError(f"not a readable Parquet file ({exc})", file=name) from None
     if suffix not in TEXT_SUFFIXES:
@@ -85,6 +86,12 @@ def _read(path: str | Path) -> pd.DataFrame:
     if fast is not None:
         return fast
     return _read_text_pandas(path, sep)
+
+
+def _arrow_text_type(arrow_type: pa.DataType) -> pd.ArrowDtype | None:
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pd.ArrowDtype(arrow_type)
+    return None
 
 
 def _sniff(head: bytes) -> str:
