@@ -202,7 +202,7 @@ class _Text:
             self._memo["codes"] = codes
             self._memo["occurring"] = np.ones(len(found), dtype=bool)
             uniques = list(found)
-        self.uniques = pd.Series(uniques, dtype=object)
+        self.uniques = _objects(uniques)
 
     @property
     def codes(self) -> np.ndarray:
@@ -269,13 +269,13 @@ class _Text:
     def blank_values(self) -> np.ndarray:
         """Per distinct value: whether it is only whitespace."""
         if "blank" not in self._memo:
-            self._memo["blank"] = (self.stripped_values() == "").to_numpy(dtype=bool)
+            self._memo["blank"] = np.asarray(self.stripped_values() == "", dtype=bool)
         return self._memo["blank"]
 
     def numeric_values(self) -> np.ndarray:
         """Per distinct value: its number (``pd.to_numeric`` of the stripped text), or NaN."""
         if "numeric" not in self._memo:
-            stripped = self.stripped_values().to_numpy(dtype=object)
+            stripped = self.stripped_values()
             numbers = pd.to_numeric(stripped, errors="coerce")
             self._memo["numeric"] = np.asarray(numbers, dtype="float64")
         return self._memo["numeric"]
@@ -286,7 +286,7 @@ class _Text:
     def numeric(self) -> pd.Series:
         return pd.Series(self.gather(self.numeric_values(), np.nan), index=self.index)
 
-    def text(self, per_value: pd.Series, whole: bool = True) -> pd.Series:
+    def text(self, per_value: np.ndarray, whole: bool = True) -> pd.Series:
         """A :data:`TEXT` column from one (text or missing) value per distinct value,
         decoded by Arrow from the codes (no Python string per cell). A column no value
         of which changed is the column itself: in one chunk if ``whole`` (for columns
@@ -296,14 +296,14 @@ class _Text:
             if whole:
                 column = column.combine_chunks()
             return pd.Series(pd.arrays.ArrowStringArray(column), index=self.index)
-        dictionary = pa.array(per_value.astype("string"), type=pa.large_string(), from_pandas=True)
+        dictionary = pa.array(per_value, type=pa.large_string(), from_pandas=True)
         encoded = pa.DictionaryArray.from_arrays(
             pa.array(self.codes, mask=self.codes < 0), dictionary
         )
         decoded = encoded.cast(pa.large_string())
         return pd.Series(pd.arrays.ArrowStringArray(decoded), index=self.index)
 
-    def stripped_values(self, lower: bool = False) -> pd.Series:
+    def stripped_values(self, lower: bool = False) -> np.ndarray:
         """Each distinct value stripped (and lower-cased), computed once."""
         key = ("stripped", lower)
         if key not in self._memo:
@@ -311,7 +311,7 @@ class _Text:
                 each = [v.lower() for v in self.stripped_values()]
             else:
                 each = [v.strip() for v in self.uniques]
-            self._memo[key] = pd.Series(each, dtype=object)
+            self._memo[key] = _objects(each)
         return self._memo[key]
 
     def stripped(self, lower: bool = False) -> pd.Series:
@@ -323,6 +323,13 @@ class _Text:
         if len(found) == len(self.uniques):
             return self.codes  # no two values strip to the same text: the codes as they are
         return self.gather(codes.astype(np.int64), -1)
+
+
+def _objects(values: list) -> np.ndarray:
+    """A list as a one-dimensional object array (never two-dimensional)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _text(values: pd.Series) -> _Text | None:
@@ -634,7 +641,7 @@ def _typed_extra(values: pd.Series) -> pd.Series:
         blank_each = text.blank_values()
         if not text.any_row(~(num_each | blank_each)) and text.any_row(num_each):
             return text.numeric()
-        return text.text(text.stripped_values().where(~blank_each), whole=False)
+        return text.text(np.where(blank_each, None, text.stripped_values()), whole=False)
     num = _numeric(values)
     blank = _blank_each(values)
     if (num.notna() | blank).all() and num.notna().any():
