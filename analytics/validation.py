@@ -543,18 +543,17 @@ def validate_canonical(
     # One concatenation of the columns as they are: a DataFrame built from a dict, or
     # grown column by column, copies every column once more into consolidated blocks.
     named = [values.rename(name, copy=False) for name, values in columns.items()]
-    clean = pd.concat(named, axis=1, copy=False)
-    if bad.any():
-        clean = clean[~bad]
+    typed = pd.concat(named, axis=1, copy=False)
 
     key = None
     if pid_text is not None and inst_text is not None:
         # Patient, time, then instrument: an export in that order gives sorted keys.
         parts = [pid_text.stripped_codes(), *time_codes, inst_text.stripped_codes(lower=True)]
         key = _combined_key(parts)
-        if key is not None and bad.any():
-            key = key[~bad]
-    clean, dup_issues = _resolve_duplicates(clean, score_label, key)
+    drop, dup_issues = _resolve_duplicates(typed, bad, score_label, key)
+    # One filter for excluded rows and dropped repeats: each copies every column.
+    keep = ~(bad | drop)
+    clean = typed if keep.all() else _rows(typed, keep)
     issue_frame = pd.concat([issues.frame(), dup_issues], ignore_index=True)
     if not dup_issues.empty:
         issue_frame = issue_frame.sort_values(["row", "severity"], kind="stable")
@@ -580,7 +579,10 @@ class _Numbers:
             self.blank = self.text.blank_values()
         else:
             self.numbers = _numeric(values).to_numpy(dtype="float64", na_value=np.nan)
-            self.blank = _blank_each(values).to_numpy(dtype=bool)
+            # A number is never blank: only a missing cell is (text per cell otherwise).
+            numeric = pd.api.types.is_numeric_dtype(values)
+            blank = values.isna() if numeric else _blank_each(values)
+            self.blank = blank.to_numpy(dtype=bool)
 
     def gather(self, per_value: np.ndarray, missing: object) -> np.ndarray:
         return per_value if self.text is None else self.text.gather(per_value, missing)
@@ -681,22 +683,26 @@ def _duplicated_key(key: np.ndarray) -> np.ndarray:
 
 
 def _resolve_duplicates(
-    clean: pd.DataFrame,
+    typed: pd.DataFrame,
+    bad: np.ndarray,
     score_label: str | _PerRow = s.SCORE,
     codes: np.ndarray | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Same patient, instrument and time point: conflicting scores are errors (all rows
-    excluded); identical scores are a warning and kept once. ``codes`` (one integer per
-    row of ``clean``, equal exactly where the four are, see :func:`_combined_key`) find
-    the duplicates without hashing millions of strings."""
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Among the rows not ``bad``: same patient, instrument and time point with
+    conflicting scores are errors (all rows excluded); identical scores are a warning
+    and kept once. Returns the rows to drop (a mask over ``typed``) and the issues.
+    ``codes`` (one integer per row of ``typed``, equal exactly where the four are, see
+    :func:`_combined_key`) find the duplicates without hashing millions of strings."""
     key = [s.PATIENT_ID, s.INSTRUMENT, s.INFUSIONS, s.DAY]
+    good = np.flatnonzero(~bad)
+    dup = np.zeros(len(typed), dtype=bool)
     if codes is not None:
-        dup = pd.Series(_duplicated_key(codes), index=clean.index)
+        dup[good] = _duplicated_key(codes[good] if len(good) < len(codes) else codes)
     else:
-        dup = clean.duplicated(key, keep=False)
+        dup[good] = typed.iloc[good].duplicated(key, keep=False).to_numpy()
     if not dup.any():
-        return clean, pd.DataFrame(columns=list(ISSUE_COLUMNS))
-    d = clean[dup]
+        return dup, pd.DataFrame(columns=list(ISSUE_COLUMNS))
+    d = typed[dup]
     n_scores = d.groupby(key, dropna=False)[s.SCORE].transform("nunique")
     conflict = n_scores > 1
     first_row = d.groupby(key, dropna=False)[s.SOURCE_ROW].transform("min")
@@ -724,5 +730,15 @@ def _resolve_duplicates(
                 }
             )
         )
-    drop = conflicts.index.union(repeats.index)
-    return clean.drop(index=drop), pd.concat(rows, ignore_index=True)
+    drop = np.zeros(len(typed), dtype=bool)
+    drop[typed.index.get_indexer(conflicts.index.union(repeats.index))] = True
+    return drop, pd.concat(rows, ignore_index=True)
+
+
+def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``frame[keep]`` (row labels kept), filtering each column's array once: a DataFrame
+    takes the rows by position, and a Series filters its index again for every column,
+    both several times slower than Arrow's filter on Arrow strings."""
+    index = frame.index[keep]
+    columns = [pd.Series(frame[c].array[keep], index=index, name=c, copy=False) for c in frame]
+    return pd.concat(columns, axis=1, copy=False)
