@@ -7,10 +7,12 @@ whole file (no rows, a missing column) raise :class:`DataValidationError` at onc
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -125,9 +127,15 @@ class _Issues:
             )
         )
 
+    def extend(self, chunks: list[pd.DataFrame]) -> None:
+        """Issues built elsewhere (the duplicate rows'), in the same columns."""
+        self._chunks.extend(chunks)
+
     def frame(self) -> pd.DataFrame:
         if not self._chunks:
-            return pd.DataFrame({c: pd.Series(dtype="object") for c in ISSUE_COLUMNS})
+            return pd.DataFrame(
+                np.empty((0, len(ISSUE_COLUMNS)), dtype=object), columns=ISSUE_COLUMNS
+            )
         out = pd.concat(self._chunks, ignore_index=True)
         return out.sort_values(["row", "severity"], kind="stable").reset_index(drop=True)
 
@@ -417,17 +425,32 @@ def validate_canonical(
     def label(col: str) -> str:
         return labels.get(col, col)
 
+    skip = {*s.CORE_COLUMNS, *s.BOOKKEEPING, *MAPPING_COLUMNS}
+    extras = [c for c in raw.columns if c not in skip]
+    if covariates is not None:
+        extras = [c for c in extras if c in set(covariates)]
+    # On a long table the core columns' distinct values and codes are found, and the
+    # covariates (typed, never checked) typed, on worker threads while the checks run
+    # here: Arrow's kernels release the GIL, so the work overlaps.
+    parallel = len(raw) >= PARALLEL_ROWS
+    texts = {
+        c: _soon(_coded_text, raw[c], parallel=parallel)
+        for c in (s.PATIENT_ID, s.INSTRUMENT, s.SCORE, s.INFUSIONS, s.DAY)
+        if c in raw.columns
+    }
+    typing_extras = [_soon(_typed_extra, raw[c], parallel=parallel) for c in extras]
+
     bad = np.zeros(len(raw), dtype=bool)
 
     pid_raw = raw[s.PATIENT_ID]
-    pid_text = _text(pid_raw)
+    pid_text = texts[s.PATIENT_ID]()
     pid_missing = _blank(pid_raw, pid_text)
     issues.add(pid_missing, "error", label(s.PATIENT_ID), pid_raw, "patient id is missing")
     bad |= pid_missing
     pid = _stripped(pid_raw, pid_text)
 
     inst_raw = raw[s.INSTRUMENT]
-    inst_text = _text(inst_raw)
+    inst_text = texts[s.INSTRUMENT]()
     if inst_text is not None:
         inst = inst_text.stripped(lower=True)
     else:
@@ -442,7 +465,7 @@ def validate_canonical(
     bad |= inst_missing | unknown
 
     score_raw = raw[s.SCORE]
-    score_cells = _Numbers(score_raw)
+    score_cells = _Numbers(score_raw, texts[s.SCORE]())
     score = score_cells.values()
     score_blank = score_cells.flag(score_cells.blank, True)
     issues.add(score_blank, "error", score_label, score_raw, "score is missing")
@@ -462,7 +485,7 @@ def validate_canonical(
     time_codes: list[np.ndarray] = []  # the time point's parts of the duplicate key
     if s.INFUSIONS in raw.columns:
         inf_raw = raw[s.INFUSIONS]
-        cells = _Numbers(inf_raw)
+        cells = _Numbers(inf_raw, texts[s.INFUSIONS]())
         numbers = cells.numbers
         finite = np.isfinite(numbers) | np.isnan(numbers)  # infinite is "not a number"
         checks = (
@@ -486,7 +509,7 @@ def validate_canonical(
     day = np.full(len(raw), np.nan)
     if s.DAY in raw.columns:
         day_raw = raw[s.DAY]
-        cells = _Numbers(day_raw)
+        cells = _Numbers(day_raw, texts[s.DAY]())
         not_number = ~cells.blank & ~np.isfinite(cells.numbers)
         day_text = cells.flag(not_number)
         issues.add(day_text, "error", label(s.DAY), day_raw, "day is not a number")
@@ -526,10 +549,6 @@ def validate_canonical(
     )
     bad |= contradiction
 
-    skip = {*s.CORE_COLUMNS, *s.BOOKKEEPING, *MAPPING_COLUMNS}
-    extras = [c for c in raw.columns if c not in skip]
-    if covariates is not None:
-        extras = [c for c in extras if c in set(covariates)]
     columns = {
         s.PATIENT_ID: pid,
         s.INSTRUMENT: inst,
@@ -538,7 +557,8 @@ def validate_canonical(
         s.DAY: pd.Series(day),
         s.SOURCE_ROW: rows.copy(),
     }
-    for col, typed in zip(extras, _typed_extras([raw[c] for c in extras]), strict=True):
+    for col, typing in zip(extras, typing_extras, strict=True):
+        typed = typing()
         columns[col] = typed.copy() if typed is raw[col] else typed
     # One concatenation of the columns as they are: a DataFrame built from a dict, or
     # grown column by column, copies every column once more into consolidated blocks.
@@ -551,17 +571,15 @@ def validate_canonical(
         parts = [pid_text.stripped_codes(), *time_codes, inst_text.stripped_codes(lower=True)]
         key = _combined_key(parts)
     drop, dup_issues = _resolve_duplicates(typed, bad, score_label, key)
+    issues.extend(dup_issues)
     # One filter for excluded rows and dropped repeats: each copies every column.
     keep = ~(bad | drop)
     clean = typed if keep.all() else _rows(typed, keep)
-    issue_frame = pd.concat([issues.frame(), dup_issues], ignore_index=True)
-    if not dup_issues.empty:
-        issue_frame = issue_frame.sort_values(["row", "severity"], kind="stable")
     if not clean.index.equals(pd.RangeIndex(len(clean))):
         clean.index = pd.RangeIndex(len(clean))  # reset_index(drop=True), without a copy
     return ValidationResult(
         data=clean,
-        issues=issue_frame.reset_index(drop=True),
+        issues=issues.frame(),
         source=source,
         n_rows_read=len(raw),
     )
@@ -572,8 +590,11 @@ class _Numbers:
     per distinct value (see :class:`_Text`), for a typed column per cell; :meth:`flag`
     and :meth:`gather` turn a per-value result into one per cell."""
 
-    def __init__(self, values: pd.Series) -> None:
-        self.text = None if pd.api.types.is_numeric_dtype(values) else _text(values)
+    def __init__(self, values: pd.Series, text: _Text | None = None) -> None:
+        """``text``: the column's :class:`_Text`, if already built."""
+        if text is None and not pd.api.types.is_numeric_dtype(values):
+            text = _text(values)
+        self.text = text
         if self.text is not None:
             self.numbers = self.text.numeric_values()
             self.blank = self.text.blank_values()
@@ -620,17 +641,33 @@ def _limit(registry: Mapping[str, Instrument], inst: str, which: str) -> float:
     return np.nan if entry is None else float(getattr(entry, which))
 
 
-# Rows from which covariates are typed on several threads: Arrow decodes text without
-# holding the GIL, so one column's decoding overlaps the next one's per-value checks.
-PARALLEL_ROWS = 200_000
+T = TypeVar("T")
+
+# Rows from which validation uses worker threads (see :func:`_soon`).
+PARALLEL_ROWS = 20_000
 
 
-def _typed_extras(columns: list[pd.Series]) -> list[pd.Series]:
-    """:func:`_typed_extra` of each column, on up to two threads for long columns."""
-    if len(columns) < 2 or len(columns[0]) < PARALLEL_ROWS:
-        return [_typed_extra(c) for c in columns]
-    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        return list(pool.map(_typed_extra, columns))
+def _soon(fn: Callable[[pd.Series], T], values: pd.Series, *, parallel: bool) -> Callable[[], T]:
+    """``fn(values)``, started now on a worker thread if ``parallel`` (else run when
+    asked for): the returned function waits for it and returns its result."""
+    if not parallel:
+        return lambda: fn(values)
+    return _workers().submit(fn, values).result
+
+
+def _coded_text(values: pd.Series) -> _Text | None:
+    """:func:`_text`, with the per-cell codes built (every core column needs them)."""
+    text = _text(values)
+    if text is not None:
+        text.codes  # noqa: B018 -- computed and kept now, off the checking thread
+    return text
+
+
+@functools.cache
+def _workers() -> ThreadPoolExecutor:
+    """Two worker threads kept for the process: starting threads on every validation
+    costs more than typing a short column."""
+    return ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1), thread_name_prefix="typing")
 
 
 def _typed_extra(values: pd.Series) -> pd.Series:
@@ -687,10 +724,11 @@ def _resolve_duplicates(
     bad: np.ndarray,
     score_label: str | _PerRow = s.SCORE,
     codes: np.ndarray | None = None,
-) -> tuple[np.ndarray, pd.DataFrame]:
+) -> tuple[np.ndarray, list[pd.DataFrame]]:
     """Among the rows not ``bad``: same patient, instrument and time point with
     conflicting scores are errors (all rows excluded); identical scores are a warning
-    and kept once. Returns the rows to drop (a mask over ``typed``) and the issues.
+    and kept once. Returns the rows to drop (a mask over ``typed``) and the issues (none,
+    or a frame of :data:`ISSUE_COLUMNS` per kind).
     ``codes`` (one integer per row of ``typed``, equal exactly where the four are, see
     :func:`_combined_key`) find the duplicates without hashing millions of strings."""
     key = [s.PATIENT_ID, s.INSTRUMENT, s.INFUSIONS, s.DAY]
@@ -701,7 +739,7 @@ def _resolve_duplicates(
     else:
         dup[good] = typed.iloc[good].duplicated(key, keep=False).to_numpy()
     if not dup.any():
-        return dup, pd.DataFrame(columns=list(ISSUE_COLUMNS))
+        return dup, []
     d = typed[dup]
     n_scores = d.groupby(key, dropna=False)[s.SCORE].transform("nunique")
     conflict = n_scores > 1
@@ -732,7 +770,7 @@ def _resolve_duplicates(
         )
     drop = np.zeros(len(typed), dtype=bool)
     drop[typed.index.get_indexer(conflicts.index.union(repeats.index))] = True
-    return drop, pd.concat(rows, ignore_index=True)
+    return drop, rows
 
 
 def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:

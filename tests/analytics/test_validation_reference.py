@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from analytics import validation
 from analytics.instruments import load_registry
 from analytics.io import NA_VALUES, load_canonical
 from analytics.validation import (
@@ -204,8 +205,11 @@ def generate(seed: int) -> tuple[list[str], list[dict[str, str | None]], bytes]:
     return columns, as_read, text.getvalue().encode()
 
 
+@pytest.mark.parametrize("threads", [False, True], ids=["one thread", "worker threads"])
 @pytest.mark.parametrize("seed", range(24))
-def test_load_canonical_agrees_with_a_row_by_row_reference(tmp_path, seed):
+def test_load_canonical_agrees_with_a_row_by_row_reference(tmp_path, monkeypatch, seed, threads):
+    """Either way the work is split (a long file's columns are coded on worker threads)."""
+    monkeypatch.setattr(validation, "PARALLEL_ROWS", 0 if threads else 10**12)
     columns, rows, data = generate(seed)
     path = tmp_path / "export.csv"
     path.write_bytes(data)
