@@ -43,6 +43,31 @@ def measure(fn: Callable[[], Any], repeats: int = 5, *, warmup: int = 0) -> Timi
     return Timing(tuple(runs))
 
 
+def measure_pair(
+    fn: Callable[[], Any],
+    ref: Callable[[], Any],
+    repeats: int = 5,
+    *,
+    warmup: int = 1,
+) -> tuple[Timing, Timing]:
+    """:func:`measure` of ``fn`` and of its reference ``ref``, run by turns (``ref``, then
+    ``fn``, ``repeats`` times), so that a ratio is of runs under the same conditions: on a
+    shared machine the speed drifts over seconds, and all of one side's runs before all
+    of the other's would charge the drift to the ratio."""
+    for _ in range(warmup):
+        ref()
+        fn()
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(max(1, repeats)):
+        for call, runs in ((ref, theirs), (fn, ours)):
+            gc.collect()
+            t0 = time.perf_counter()
+            call()
+            runs.append(time.perf_counter() - t0)
+    return Timing(tuple(ours)), Timing(tuple(theirs))
+
+
 @dataclass
 class Row:
     """One line of the results table.
@@ -122,6 +147,11 @@ class Context:
 
     def measure(self, fn: Callable[[], Any], repeats: int | None = None, **kw: Any) -> Timing:
         return measure(fn, repeats or self.repeats, **kw)
+
+    def measure_pair(
+        self, fn: Callable[[], Any], ref: Callable[[], Any], repeats: int | None = None, **kw: Any
+    ) -> tuple[Timing, Timing]:
+        return measure_pair(fn, ref, repeats or self.repeats, **kw)
 
     def repeats_for(self, n: int) -> int:
         """Fewer runs of the slow, large cases; at least 3 so the median means something."""

@@ -23,8 +23,11 @@ def ingest(ctx: Context) -> None:
     for n in ctx.sizes:
         path = ctx.cohort(n).csv
         reps = ctx.repeats_for(n)
-        ref = ctx.measure(lambda p=path: pacsv.read_csv(p), reps, warmup=1)
-        ours = ctx.measure(lambda p=path: load_canonical(p).raise_for_errors(), reps)
+        ours, ref = ctx.measure_pair(
+            lambda p=path: load_canonical(p).raise_for_errors(),
+            lambda p=path: pacsv.read_csv(p),
+            reps,
+        )
         ctx.rows.append(
             timed_row(
                 "ingest",
@@ -63,16 +66,15 @@ def derive(ctx: Context, frames: dict[int, pd.DataFrame]) -> None:
         con.execute("SET threads TO 2")
         con.register("data", data)
         sql = outcomes_sql("data", params)
-        ref = ctx.measure(lambda c=con, q=sql: c.execute(q).df(), reps, warmup=1)
+        cov = patient_covariates(data)
+        ours, ref = ctx.measure_pair(
+            lambda d=data, c=cov: derive_patient_outcomes(d, INSTRUMENT, covariates=c),
+            lambda c=con, q=sql: c.execute(q).df(),
+            reps,
+        )
         con.execute("CREATE TABLE native AS SELECT * FROM data")
         native_sql = outcomes_sql("native", params)
         native = ctx.measure(lambda c=con, q=native_sql: c.execute(q).df(), reps, warmup=1)
-        cov = patient_covariates(data)
-        ours = ctx.measure(
-            lambda d=data, c=cov: derive_patient_outcomes(d, INSTRUMENT, covariates=c),
-            reps,
-            warmup=1,
-        )
         target = 1.5 if n == max(frames) else None
         ctx.rows.append(
             timed_row(

@@ -94,12 +94,22 @@ def duckdb_argv(csv: Path, instrument: str = "pcl5") -> list[str]:
     return [PY, "-c", summary_script(str(csv), Params.for_instrument(instrument))]
 
 
-def _repeat(argv: list[str], n: int) -> tuple[Timing, list[ProcessRun]]:
-    runs = [run_process(argv, env=_env()) for _ in range(n)]
-    for r in runs:
-        if r.returncode != 0:
-            raise RuntimeError(f"{argv[:4]} failed ({r.returncode}): {r.stderr[-2000:]}")
-    return Timing(tuple(r.seconds for r in runs)), runs
+def _repeat_pair(
+    argv: list[str], ref_argv: list[str], n: int
+) -> tuple[tuple[Timing, list[ProcessRun]], tuple[Timing, list[ProcessRun]]]:
+    """Both processes ``n`` times, by turns (see :func:`bench.context.measure_pair`)."""
+    ours: list[ProcessRun] = []
+    ref: list[ProcessRun] = []
+    for _ in range(n):
+        for args, runs in ((ref_argv, ref), (argv, ours)):
+            run = run_process(args, env=_env())
+            if run.returncode != 0:
+                raise RuntimeError(f"{args[:4]} failed ({run.returncode}): {run.stderr[-2000:]}")
+            runs.append(run)
+    return (Timing(tuple(r.seconds for r in ours)), ours), (
+        Timing(tuple(r.seconds for r in ref)),
+        ref,
+    )
 
 
 def cli(ctx: Context, sizes: list[int]) -> None:
@@ -107,8 +117,7 @@ def cli(ctx: Context, sizes: list[int]) -> None:
     for n in sizes:
         csv = ctx.cohort(n).csv
         reps = ctx.repeats_for(n)
-        ref, ref_runs = _repeat(duckdb_argv(csv), reps)
-        ours, our_runs = _repeat(cli_argv(csv), reps)
+        (ours, our_runs), (ref, ref_runs) = _repeat_pair(cli_argv(csv), duckdb_argv(csv), reps)
         mismatch = compare_summaries(json.loads(our_runs[0].stdout), json.loads(ref_runs[0].stdout))
         row = timed_row(
             "cli",
