@@ -169,6 +169,24 @@ def test_count_cohort():
     assert count_cohort(df, "pcl5") == {"n_patients": 10, "n_assessments": 20, "n_infusions": 60}
 
 
+def test_count_cohort_by_hand():
+    """Infusions by the last assessment of any instrument; patients without the
+    instrument are not counted; no recorded infusions count as none."""
+    df = pd.DataFrame(
+        {
+            "patient_id": ["A", "A", "A", "B", "B", "C", "D"],
+            "instrument": ["pcl5", "pcl5", "phq9", "pcl5", "pcl5", "phq9", "pcl5"],
+            "infusions_received": pd.array([0, 4, 6, None, None, 9, 2], dtype="Int64"),
+            "site": ["x"] * 7,
+        },
+        index=[10, 3, 7, 1, 2, 5, 4],  # rows of a filtered table keep their labels
+    ).astype({"patient_id": "string[pyarrow]", "instrument": "string[pyarrow]"})
+    # A: 3 rows, 2 of pcl5, 6 infusions (phq9 row); B: 2 rows, none recorded; D: 2.
+    assert count_cohort(df, "pcl5") == {"n_patients": 3, "n_assessments": 5, "n_infusions": 8}
+    assert count_cohort(df, "phq9") == {"n_patients": 2, "n_assessments": 2, "n_infusions": 15}
+    assert count_cohort(df, "gad7") == {"n_patients": 0, "n_assessments": 0, "n_infusions": 0}
+
+
 def test_by_whole_number_covariate_labels_groups_as_the_filters_do():
     df = cohort(30, seed=4)
     df["prior"] = np.repeat(np.arange(30) % 3, 2).astype(float)
