@@ -46,6 +46,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -478,6 +479,16 @@ class RepeatResult:
     features: tuple[str, ...]
 
 
+def predicting() -> AbstractContextManager:
+    """Thread limits for predictions: trees predict on every core (OpenMP splits the rows,
+    and each row's prediction is the same on any number of threads), BLAS on one. Fits
+    stay on one thread throughout (``threadpool_limits(limits=1)``): a parallel sum of
+    gradients is summed in another order on another machine, which can change a split."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def cross_validate_repeat(
     fm: FeatureMatrix,
     spec: ModelSpec,
@@ -508,6 +519,7 @@ def cross_validate_repeat(
             X = inputs[name]
             with threadpool_limits(limits=1):
                 est = clone(pipes[name]).fit(X.iloc[train], y[train])
+            with predicting():
                 p = est.predict_proba(X.iloc[test])[:, 1]
             oof[name][test] = p
             rows.append(
@@ -522,7 +534,7 @@ def cross_validate_repeat(
             )
             if name == MODEL:
                 fitted.append(est)
-                with threadpool_limits(limits=1):
+                with predicting():
                     imp = permutation_importance_auroc(
                         est,
                         X.iloc[test],
@@ -557,7 +569,7 @@ def weighted_auroc(scores: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np
     w = np.atleast_2d(weights)[:, order]
     starts = np.r_[0, np.flatnonzero(np.diff(s) != 0) + 1]
     wpos = np.add.reduceat(np.where(yy, w, 0.0), starts, axis=1)
-    wneg = np.add.reduceat(np.where(yy, 0.0, w), starts, axis=1)
+    wneg = np.add.reduceat(w, starts, axis=1) - wpos
     below = np.cumsum(wneg, axis=1) - wneg
     num = (wpos * (below + 0.5 * wneg)).sum(axis=1)
     den = wpos.sum(axis=1) * wneg.sum(axis=1)
@@ -574,8 +586,9 @@ def _weighted_fold_metrics(
         brier = w @ (p - y) ** 2 / w.sum(axis=1)
         pred = p > 0.5
         pos, neg = y == 1, y == 0
-        sens = w[:, pos] @ pred[pos] / w[:, pos].sum(axis=1)
-        spec = w[:, neg] @ ~pred[neg] / w[:, neg].sum(axis=1)
+        # Products with 0/1 vectors: no copy of the weights' columns per class.
+        sens = w @ (pred & pos) / (w @ pos)
+        spec = w @ (~pred & neg) / (w @ neg)
     return auc, brier, (sens + spec) / 2.0
 
 
@@ -596,20 +609,38 @@ def _bootstrap_weights(y: np.ndarray, n_boot: int, seed: int, chunk: int = 200):
 def _bootstrap_metrics(
     y: np.ndarray, repeats: Sequence[RepeatResult], n_boot: int, seed: int
 ) -> dict[str, np.ndarray]:
-    """Bootstrap distribution of each model's mean fold metrics: ``{name_metric: (B,)}``."""
-    out: dict[str, list[np.ndarray]] = {f"{name}_{m}": [] for name in MODEL_NAMES for m in METRICS}
-    for w in _bootstrap_weights(y, n_boot, seed):
-        sums = {key: [] for key in out}
-        for rep in repeats:
-            for test in rep.test_indices:
-                for name in MODEL_NAMES:
-                    p = rep.oof[name].to_numpy()[test]
-                    metrics = _weighted_fold_metrics(p, y[test], w[:, test])
-                    for m, values in zip(METRICS, metrics, strict=True):
-                        sums[f"{name}_{m}"].append(values)
-        for key, values in sums.items():
-            out[key].append(np.nanmean(np.vstack(values), axis=0))
-    return {key: np.concatenate(v) for key, v in out.items()}
+    """Bootstrap distribution of each model's mean fold metrics: ``{name_metric: (B,)}``.
+
+    The resamples are drawn in order from one seeded generator; each chunk's metrics are
+    then computed on one of two threads (numpy's array work releases the GIL), which
+    changes no number: a chunk's result depends only on its weights."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    keys = [f"{name}_{m}" for name in MODEL_NAMES for m in METRICS]
+    folds = [
+        (test, {name: rep.oof[name].to_numpy()[test] for name in MODEL_NAMES})
+        for rep in repeats
+        for test in rep.test_indices
+    ]
+
+    def chunk_means(w: np.ndarray) -> dict[str, np.ndarray]:
+        sums: dict[str, list[np.ndarray]] = {key: [] for key in keys}
+        for test, p in folds:
+            for name in MODEL_NAMES:
+                metrics = _weighted_fold_metrics(p[name], y[test], w[:, test])
+                for m, values in zip(METRICS, metrics, strict=True):
+                    sums[f"{name}_{m}"].append(values)
+        return {key: np.nanmean(np.vstack(values), axis=0) for key, values in sums.items()}
+
+    chunks: list[dict[str, np.ndarray]] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        running: list[Future] = []
+        for w in _bootstrap_weights(y, n_boot, seed):  # at most two chunks queued or running
+            running.append(pool.submit(chunk_means, w))
+            if len(running) == 2:
+                chunks.append(running.pop(0).result())
+        chunks.extend(f.result() for f in running)
+    return {key: np.concatenate([c[key] for c in chunks]) for key in keys}
 
 
 def corrected_fold_variance(fold_values: np.ndarray, n_splits: int) -> float:
@@ -868,7 +899,6 @@ def partial_dependence_table(
     ``sklearn.inspection.partial_dependence(kind="average", method="brute")``, computed with
     one prediction call over all grid copies. For the final model, with the range over
     ``refits``. Columns: :data:`PD_COLUMNS`."""
-    from threadpoolctl import threadpool_limits
 
     X = fm.X
     if len(X) > max_rows:
@@ -884,7 +914,7 @@ def partial_dependence_table(
             continue
         stacked = pd.concat([X.assign(**{f: float(v)}) for v in grid], ignore_index=True)
         curves = []
-        with threadpool_limits(limits=1):
+        with predicting():
             for est in (final, *refits):
                 p = est.predict_proba(stacked)[:, 1].reshape(len(grid), len(X))
                 curves.append(p.mean(axis=1))

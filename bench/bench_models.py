@@ -8,8 +8,9 @@ Columns: ``patients`` (generated), ``n_patients`` (with the outcome defined), ``
 ``model``, ``cv_s`` (the 25 fold fits and predictions, with permutation importance: what the
 page's progress bar covers), ``fit_s`` (the page's whole fit: cross-validation plus
 bootstrap CIs, final refit, odds ratios and, for trees, partial dependence), ``fit_cpu_s``
-(the process CPU time of that fit: the work is single-threaded, so on an idle machine the
-wall time is close to it; a wall time far above it means other processes competed), ``auroc``,
+(the process CPU time of that fit: fits run on one thread, tree predictions and the
+bootstrap on two, so CPU time a little above the wall time is the parallel part; a wall
+time far above it means other processes competed), ``auroc``,
 ``target_s`` (the issue's target, 20 s at 10,000 patients on 2 cores) and ``ok``.
 """
 
