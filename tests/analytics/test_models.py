@@ -25,6 +25,7 @@ from analytics.io import load_canonical
 from analytics.models import (
     BASELINE_ONLY,
     MODEL,
+    Z_95,
     ModelRefusedError,
     ModelSpec,
     auroc,
@@ -502,3 +503,9 @@ def test_model_card_states_data_definition_model_metrics_and_version(fm, logisti
         "AUROC",
     ):
         assert needle in text
+
+
+def test_z_95_is_the_normal_quantile():
+    from scipy import stats
+
+    assert stats.norm.ppf(0.975) == Z_95
