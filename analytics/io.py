@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from analytics.errors import DataValidationError
 from analytics.instruments import Instrument
 from analytics.schema import SOURCE_ROW
-from analytics.validation import ValidationResult, validate_canonical
+from analytics.validation import ValidationResult, kept_columns, validate_canonical
 
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -46,9 +46,11 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read(path: str | Path) -> pd.DataFrame:
+def _read(path: str | Path, covariates: Collection[str] | None = None) -> pd.DataFrame:
     """:func:`read_raw`, except that a CSV/TSV read by the fast reader keeps its text
-    columns as Arrow arrays wrapped in pandas, which validation uses as they are."""
+    columns as Arrow arrays wrapped in pandas, which validation uses as they are, and
+    leaves out the covariates not named in ``covariates`` (None: keeps all) when that
+    changes nothing else (see :func:`_read_text_arrow`)."""
     path = Path(path)
     name = path.name
     if not path.exists():
@@ -81,7 +83,7 @@ def _read(path: str | Path) -> pd.DataFrame:
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataValidationError("this is a binary file, not a text table", file=name)
     sep = TEXT_SUFFIXES[suffix] or _sniff(head)
-    fast = _read_text_arrow(data, sep)
+    fast = _read_text_arrow(data, sep, covariates)
     del data
     if fast is not None:
         return fast
@@ -148,7 +150,9 @@ def _read_text_pandas(path: Path, sep: str) -> pd.DataFrame:
     return frame
 
 
-def _read_text_arrow(data: mmap.mmap, sep: str) -> pd.DataFrame | None:
+def _read_text_arrow(
+    data: mmap.mmap, sep: str, covariates: Collection[str] | None = None
+) -> pd.DataFrame | None:
     """Every cell as text with pyarrow's multi-threaded CSV reader, each column Arrow
     text wrapped in pandas, plus :data:`SOURCE_ROW`; ``None`` for any file that
     needs the exact rules of the pandas path (blank lines, which keep their row numbers
@@ -156,7 +160,13 @@ def _read_text_arrow(data: mmap.mmap, sep: str) -> pd.DataFrame | None:
 
     The cells are those of the pandas path: the same missing-value markers, quoted fields,
     a UTF-8 byte-order mark skipped, no other whitespace stripped; rows with every cell
-    missing are dropped."""
+    missing are dropped.
+
+    Covariates not named in ``covariates`` (None: every column is read) are parsed but not
+    converted, as DuckDB reads only the columns a query uses: every other check is the
+    same, because the whole file is still checked for UTF-8 and a row missing in every
+    column read is read again with all of them (it is an error row if a covariate is
+    filled, not an empty row to drop)."""
     # A blank line is a row of one field here, so pyarrow refuses the file (wrong number of
     # columns) and the pandas path keeps the blank line's row number.
     start = 3 if data[:3] == b"\xef\xbb\xbf" else 0
@@ -177,8 +187,15 @@ def _read_text_arrow(data: mmap.mmap, sep: str) -> pd.DataFrame | None:
         return None
     if not names or any(not n for n in names) or len(set(names)) < len(names):
         return None
-    table = _read_cells(data, start, sep, names, parse, quoted)
-    if table is None or table.column_names != names:
+    read = names
+    if covariates is not None:
+        # The first column always: with quotes, the end-of-file row is checked there.
+        kept = set(kept_columns(names, covariates))
+        read = [n for i, n in enumerate(names) if i == 0 or n in kept]
+        if len(read) < len(names) and not _is_utf8(data, start):
+            return None  # the pandas path names the first byte that is not UTF-8
+    table = _read_cells(data, start, sep, names, parse, quoted, read)
+    if table is None or table.column_names != read:
         return None
     if quoted:
         last = table.slice(table.num_rows - 1).column(0).cast(pa.string()).to_pylist()
@@ -191,7 +208,22 @@ def _read_text_arrow(data: mmap.mmap, sep: str) -> pd.DataFrame | None:
     if any(column.null_count == 0 for column in table.columns):
         return frame  # a column with no missing cell: no row is empty
     filled = frame.drop(columns=SOURCE_ROW).notna().any(axis=1)
-    return frame if filled.all() else frame[filled]
+    if filled.all():
+        return frame
+    if len(read) < len(names):
+        return _read_text_arrow(data, sep)  # are those rows filled in a column not read?
+    return frame[filled]
+
+
+def _is_utf8(data: mmap.mmap, start: int) -> bool:
+    """Whether the bytes from ``start`` are UTF-8 (Arrow's validation, without a copy)."""
+    body = pa.py_buffer(memoryview(data)[start:])
+    offsets = pa.py_buffer(np.array([0, body.size], dtype=np.int64))
+    try:
+        pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, body]).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _read_cells(
@@ -201,9 +233,10 @@ def _read_cells(
     names: list[str],
     parse: pacsv.ParseOptions,
     quoted: bool,
+    read: list[str],
 ) -> pa.Table | None:
-    """The cells after the byte-order mark (if any) as Arrow text (Arrow
-    copies what it parses: the table holds no view of ``data``)."""
+    """The cells of the columns ``read`` after the byte-order mark (if any) as Arrow
+    text (Arrow copies what it parses: the table holds no view of ``data``)."""
     body = memoryview(data)[start:]
     try:
         # With quotes, a last row of its own: were it swallowed by a quoted field left
@@ -221,7 +254,8 @@ def _read_cells(
             read_options=pacsv.ReadOptions(block_size=min(max(len(body) // 32, 1 << 20), 16 << 20)),
             parse_options=parse,
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.large_string()),
+                column_types=dict.fromkeys(read, pa.large_string()),
+                include_columns=read,
                 null_values=NA_VALUES,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -272,5 +306,5 @@ def load_canonical(
     call :meth:`ValidationResult.raise_for_errors` to refuse a file with any error.
     ``covariates``: the covariate columns to keep (all when None; see
     :func:`~analytics.validation.validate_canonical`)."""
-    raw = _read(path)
+    raw = _read(path, covariates)
     return validate_canonical(raw, source=Path(path).name, registry=registry, covariates=covariates)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -366,6 +366,17 @@ def _stripped_each(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip().astype(TEXT)
 
 
+_NOT_COVARIATES = frozenset({*s.CORE_COLUMNS, *s.BOOKKEEPING, *MAPPING_COLUMNS})
+
+
+def kept_columns(columns: Iterable[str], covariates: Collection[str] | None) -> list[str]:
+    """Of ``columns``, in order, those :func:`validate_canonical` reads when keeping the
+    ``covariates`` named (all when None): every core, bookkeeping and mapping column, and
+    those covariates."""
+    wanted = None if covariates is None else set(covariates)
+    return [c for c in columns if wanted is None or c in _NOT_COVARIATES or c in wanted]
+
+
 def validate_canonical(
     raw: pd.DataFrame,
     *,
@@ -425,10 +436,7 @@ def validate_canonical(
     def label(col: str) -> str:
         return labels.get(col, col)
 
-    skip = {*s.CORE_COLUMNS, *s.BOOKKEEPING, *MAPPING_COLUMNS}
-    extras = [c for c in raw.columns if c not in skip]
-    if covariates is not None:
-        extras = [c for c in extras if c in set(covariates)]
+    extras = [c for c in kept_columns(raw.columns, covariates) if c not in _NOT_COVARIATES]
     # On a long table the core columns' distinct values and codes are found, and the
     # covariates (typed, never checked) typed, on worker threads while the checks run
     # here: Arrow's kernels release the GIL, so the work overlaps.

@@ -21,8 +21,10 @@ import pyarrow as pa
 import pytest
 
 from analytics import validation
+from analytics.errors import DataValidationError
 from analytics.instruments import load_registry
 from analytics.io import NA_VALUES, load_canonical
+from analytics.io import _read as read_for_validation
 from analytics.validation import (
     MAX_INFUSIONS,
     _combined_key,
@@ -277,15 +279,58 @@ def test_combined_key_refuses_keys_that_would_overflow():
     assert _combined_key([huge, huge, huge]) is None
 
 
-def test_keeping_some_covariates_changes_no_row_and_no_issue(tmp_path):
-    _, _, data = generate(5)
+@pytest.mark.parametrize("seed", range(24))
+def test_keeping_some_covariates_changes_no_row_and_no_issue(tmp_path, seed):
+    """The covariates left out are not even converted on reading (DuckDB-style
+    projection); every row and problem stays that of reading them all."""
+    _, _, data = generate(seed)
     path = tmp_path / "export.csv"
     path.write_bytes(data)
     full = load_canonical(path)
-    some = load_canonical(path, covariates=["site"])
-    pd.testing.assert_frame_equal(some.data, full.data.drop(columns="age"))
-    pd.testing.assert_frame_equal(some.issues, full.issues)
-    assert "site" not in load_canonical(path, covariates=[]).data.columns
+    for keep in (["site"], [], ["age", "not a column"]):
+        some = load_canonical(path, covariates=keep)
+        dropped = [c for c in ("site", "age") if c not in keep]
+        pd.testing.assert_frame_equal(some.data, full.data.drop(columns=dropped))
+        pd.testing.assert_frame_equal(some.issues, full.issues)
+
+
+def test_covariates_left_out_are_not_read(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("patient_id,instrument,score,day,site,age\nP1,pcl5,3,0,A,30\n")
+    assert "site" not in read_for_validation(path, ["age"]).columns
+    assert {"site", "age"} <= set(read_for_validation(path, None).columns)
+    # A row empty in every column read is read again with all of them.
+    path.write_text("patient_id,instrument,score,day,site,age\nP1,pcl5,3,0,A,30\n,,,,B,\n")
+    assert "site" in read_for_validation(path, ["age"]).columns
+
+
+def test_a_covariate_first_column_left_out(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text('site,patient_id,instrument,score,day\n"A",P1,pcl5,3,0\nB,P2,pcl5,4,0\n')
+    full = load_canonical(path)
+    some = load_canonical(path, covariates=[])
+    pd.testing.assert_frame_equal(some.data, full.data.drop(columns="site"))
+    assert list(some.data["patient_id"]) == ["P1", "P2"]
+
+
+def test_bytes_that_are_not_utf8_in_a_covariate_left_out_are_still_refused(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"patient_id,instrument,score,day,site\nP1,pcl5,3,0,Caf\xe9\n")
+    with pytest.raises(DataValidationError) as full:
+        load_canonical(path)
+    with pytest.raises(DataValidationError) as some:
+        load_canonical(path, covariates=[])
+    assert str(some.value) == str(full.value)
+    assert "UTF-8" in str(some.value)
+
+
+def test_an_empty_row_is_dropped_whichever_covariates_are_kept(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("patient_id,instrument,score,day,site\nP1,pcl5,3,0,A\n,,,,\nP2,pcl5,5,0,B\n")
+    full = load_canonical(path)
+    some = load_canonical(path, covariates=[])
+    assert full.issues.empty and some.issues.empty
+    assert list(some.data["source_row"]) == list(full.data["source_row"]) == [2, 4]
 
 
 def test_a_row_filled_only_in_a_covariate_left_out_is_still_an_error(tmp_path):
