@@ -166,6 +166,30 @@ def test_waterfall_figure(outcomes):
     assert {rgb_of(t.marker.color) for t in fig.data} <= OKABE
 
 
+def test_a_long_waterfall_shows_patients_evenly_spaced_by_rank(outcomes):
+    w = r.waterfall_table(outcomes)
+    counts = r.count_statuses(w, r.waterfall_statuses(outcomes))
+    cap = 25
+    assert len(w) > 2 * cap
+    fig = plot_waterfall(w, counts, outcomes.resolved, max_bars=cap)
+    ranks = np.sort(np.concatenate([np.asarray(t.x) for t in fig.data]))
+    assert len(ranks) == cap and ranks[0] == 1 and ranks[-1] == len(w)
+    gaps = np.diff(ranks)
+    assert gaps.max() - gaps.min() <= 1  # evenly spaced
+    # Each bar is that patient's own change, status and id.
+    by_rank = w.set_index("rank")
+    for t in fig.data:
+        picked = by_rank.loc[list(t.x)]
+        assert list(t.y) == list(picked["pct_change"])
+        assert list(t.customdata) == list(picked["patient_id"])
+        assert set(picked["status"]) == {t.name.split(" (")[0]}
+    # The legend counts every patient; the axis says how many are drawn.
+    assert f"(N = {len(w)}); {cap} evenly spaced shown" in fig.layout.xaxis.title.text
+    assert [t.name for t in fig.data] == [
+        t.name for t in plot_waterfall(w, counts, outcomes.resolved).data
+    ]
+
+
 def test_rate_forest_shows_labels_for_suppressed_rows():
     base = [50.0] * 40
     end = [20.0 if i % 2 else 45.0 for i in range(40)]
