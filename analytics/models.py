@@ -900,7 +900,6 @@ def partial_dependence_table(
     ``sklearn.inspection.partial_dependence(kind="average", method="brute")``, computed with
     one prediction call over all grid copies. For the final model, with the range over
     ``refits``. Columns: :data:`PD_COLUMNS`."""
-
     X = fm.X
     if len(X) > max_rows:
         X = X.sample(max_rows, random_state=seed)
