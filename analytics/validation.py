@@ -203,7 +203,7 @@ class _Text:
             self._memo["occurring"] = np.ones(len(self._found), dtype=bool)
             uniques = self._found.to_pylist()
         elif isinstance(values.dtype, pd.CategoricalDtype):
-            self._memo["codes"] = values.cat.codes.to_numpy()
+            self._memo["codes"] = values.cat.codes.to_numpy().astype(np.intp)
             uniques = values.cat.categories.tolist()
         else:
             codes, found = pd.factorize(values, use_na_sentinel=True)
@@ -218,7 +218,9 @@ class _Text:
         if "codes" not in self._memo:
             assert self._arrow is not None
             found = pc.index_in(self._arrow, value_set=self._found)
-            self._memo["codes"] = pc.fill_null(found, -1).to_numpy()
+            # As the platform's index type: numpy converts any other on every take (7x
+            # the cost of the take itself, for each of a dozen gathers).
+            self._memo["codes"] = pc.fill_null(found, -1).to_numpy().astype(np.intp)
         return self._memo["codes"]
 
     def occurring(self) -> np.ndarray:
