@@ -5,6 +5,7 @@ The canonical frame's text columns (``patient_id``, ``instrument``, text covaria
 The derivations need two things from them, fast and identically for every dtype:
 
 - :func:`equals`: one flag per row, the value equals a given text (missing: False);
+- :func:`is_in`: one flag per row, the value is one of given texts (missing: False);
 - :func:`sorted_codes`: the rows' integer codes into their distinct values sorted as text,
   so that code order is ``patient_id`` order. When the rows already come in runs of
   increasing values (the canonical frame is sorted by patient), the codes are found from
@@ -15,6 +16,8 @@ Missing values are not expected in the columns these are used on (``patient_id``
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -63,6 +66,32 @@ def equals(column: pd.Series, value: str) -> np.ndarray:
     except TypeError:  # pd.NA among the values: numpy cannot take its truth value
         return (column.astype("string") == value).fillna(False).to_numpy(dtype=bool)
     return np.asarray(out, dtype=bool)
+
+
+def is_in(column: pd.Series, values: Iterable[object]) -> np.ndarray:
+    """One bool per row: the value is one of ``values`` (a missing value is not), as
+    ``column.isin(values)``. Arrow text takes Arrow's hash lookup: pandas builds an Arrow
+    scalar per value first (0.8 s for 100,000 patient ids over 3 million rows)."""
+    if _is_arrow(column.dtype):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = _arrow_array(column)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            found = pc.is_in(arr, value_set=_texts(values).cast(arr.type))
+            return found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    return np.asarray(column.isin(list(values)) & column.notna(), dtype=bool)
+
+
+def _texts(values: Iterable[object]):
+    """The texts among ``values`` as an Arrow array (other values never equal a text)."""
+    import pyarrow as pa
+
+    if isinstance(values, pd.Series) and _is_arrow(values.dtype):
+        arr = _arrow_array(values)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            return arr.drop_null()
+    return pa.array([v for v in values if isinstance(v, str)], type=pa.large_string())
 
 
 def sorted_codes(column: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndarray, pd.Index]:

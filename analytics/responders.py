@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from analytics import schema as s
+from analytics.codes import is_in
 from analytics.outcomes import RC_IMPROVED, RC_NONE, PatientOutcomes
 from analytics.stats import ALL, Z_95, summarise_outcomes, wilson_ci
 from analytics.suppression import (
@@ -559,7 +560,7 @@ def review_list(data: pd.DataFrame, outcomes: PatientOutcomes) -> pd.DataFrame:
     flagged = flagged[[s.PATIENT_ID, "baseline_score"]]
     d = data.loc[
         (data[s.INSTRUMENT] == outcomes.instrument.id)
-        & data[s.PATIENT_ID].isin(flagged[s.PATIENT_ID]),
+        & is_in(data[s.PATIENT_ID], flagged[s.PATIENT_ID]),
         [s.PATIENT_ID, s.DAY, s.INFUSIONS, s.SCORE],
     ]
     d = d.sort_values([s.PATIENT_ID, s.INFUSIONS, s.DAY], kind="stable", na_position="first")

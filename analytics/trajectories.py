@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analytics import schema as s
+from analytics.codes import is_in
 from analytics.outcomes import PatientOutcomes
 from analytics.stats import mean_ci
 
@@ -28,7 +29,7 @@ def trajectory_points(data: pd.DataFrame, outcomes: PatientOutcomes) -> pd.DataF
         (data[s.INSTRUMENT] == inst.id) & (data[s.INFUSIONS] >= 1),
         [s.PATIENT_ID, s.INFUSIONS, s.DAY, s.SCORE],
     ]
-    d = d[d[s.PATIENT_ID].isin(base[s.PATIENT_ID])]
+    d = d[is_in(d[s.PATIENT_ID], base[s.PATIENT_ID])]
     d = d.sort_values([s.PATIENT_ID, s.INFUSIONS, s.DAY], kind="stable")
     d = d.drop_duplicates([s.PATIENT_ID, s.INFUSIONS], keep="first")
     b = base.rename(columns={"baseline_score": s.SCORE}).assign(**{s.INFUSIONS: 0})

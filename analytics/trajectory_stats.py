@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from analytics import schema as s
+from analytics.codes import is_in
 from analytics.instruments import Instrument
 from analytics.outcomes import PatientOutcomes
 from analytics.stats import mean_ci
@@ -139,7 +140,7 @@ def patient_points(
             (data[s.INSTRUMENT] == inst.id)
             & (data[s.DAY] > 0)
             & (data[s.INFUSIONS].fillna(1) != 0)
-            & data[s.PATIENT_ID].isin(base[s.PATIENT_ID]),
+            & is_in(data[s.PATIENT_ID], base[s.PATIENT_ID]),
             [s.PATIENT_ID, s.DAY, s.INFUSIONS, s.SCORE],
         ]
         d = d.assign(**{TIME: assign_day_bin(d[s.DAY], bins)}).dropna(subset=[TIME])
@@ -300,7 +301,7 @@ def spaghetti_points(
     pts = patient_points(data, outcomes, time=time, binned=False)
     ids = pts[s.PATIENT_ID].unique()
     keep = sample_patients(ids, max_patients=max_patients, seed=seed)
-    pts = pts[pts[s.PATIENT_ID].isin(keep)].copy()
+    pts = pts[is_in(pts[s.PATIENT_ID], keep)].copy()
     pts["x"] = pts[TIME].astype(float) if time == "infusions" else pts[s.DAY].fillna(0.0)
     pts["status"] = pts[s.PATIENT_ID].map(response_status(outcomes)).fillna(NO_OUTCOME)
     pts = pts.sort_values([s.PATIENT_ID, "x"], kind="stable", ignore_index=True)

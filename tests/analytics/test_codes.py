@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.codes import constant_within, equals, first_rows, sorted_codes
+from analytics.codes import constant_within, equals, first_rows, is_in, sorted_codes
 from analytics.covariates import patient_level_columns
 
 KINDS = ["object", "string[python]", "string[pyarrow]", "category"]
@@ -30,6 +30,36 @@ def test_sorted_codes_and_equals_match_pandas(kind, shuffled):
     np.testing.assert_array_equal(codes, ref_codes)
     np.testing.assert_array_equal(equals(col, "p7"), (raw == "p7").to_numpy())
     assert not equals(col, "nobody").any()
+
+
+@pytest.mark.parametrize("kind", [*KINDS, "large_string[pyarrow]"])
+@pytest.mark.parametrize(
+    "wanted_kind", ["list", "set", "numpy", "object", "string[pyarrow]", "with missing"]
+)
+def test_is_in_matches_a_python_loop(kind, wanted_kind):
+    rng = np.random.default_rng(3)
+    ids, missing = rng.integers(0, 40, 300), rng.random(300) < 0.1
+    cells = [None if m else f"p{i}" for i, m in zip(ids, missing, strict=True)]
+    raw = pd.Series(cells, dtype=object)
+    if kind == "large_string[pyarrow]":
+        import pyarrow as pa
+
+        col = raw.astype(pd.ArrowDtype(pa.large_string()))
+    else:
+        col = raw.astype(kind)
+    picks = [f"p{i}" for i in rng.integers(0, 60, 15)]  # some occur, some do not
+    wanted = {
+        "list": picks,
+        "set": set(picks),
+        "numpy": np.array(picks),
+        "object": pd.Series(picks, dtype=object),
+        "string[pyarrow]": pd.Series(picks, dtype="string[pyarrow]"),
+        "with missing": pd.Series([*picks, None, 5], dtype=object),
+    }[wanted_kind]
+    expected = np.array([c is not None and c in set(picks) for c in cells])
+    got = is_in(col, wanted)
+    assert got.dtype == bool and len(got) == len(cells)
+    np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("kind", KINDS)
