@@ -42,19 +42,13 @@ def patient_covariates(data: pd.DataFrame) -> pd.DataFrame:
         values = data[col].array
         if order is not rows or len(order) != len(values):
             values = values.take(order)
-        plain = _plain(values)  # a numpy array when one compares like the column
-        valid = ~pd.isna(plain if plain is not None else values)
-        valid = np.asarray(valid, dtype=bool)
-        at = np.flatnonzero(valid)
+        compared, missing_each = _comparable(values)
+        at = np.flatnonzero(~missing_each)
         first = np.full(len(index), -1, dtype=np.int64)
         starts = np.r_[True, group[at][1:] != group[at][:-1]] if at.size else at.astype(bool)
         first[group[at][starts]] = at[starts]
         ref = first[group[at]]
-        if plain is not None:
-            same = plain[at] == plain[ref]
-        else:
-            same = np.asarray(values.take(at) == values.take(ref), dtype=bool)
-        if not same.all():
+        if not (compared[at] == compared[ref]).all():
             continue  # two different values within some patient: not a covariate
         missing = first < 0
         out = values.take(first, allow_fill=bool(missing.any()))
@@ -88,23 +82,33 @@ def patient_level_columns(data: pd.DataFrame, columns: list[str] | None = None) 
     out = []
     for col in extras:
         values = data[col].array if order is None else data[col].array.take(order)
-        plain = _plain(values)
-        missing = np.asarray(pd.isna(plain if plain is not None else values), dtype=bool)
+        compared, missing = _comparable(values)
         if not np.array_equal(missing, missing[first]):
             continue
-        if plain is not None:
-            same = np.asarray(plain[~missing] == plain[first[~missing]], dtype=bool)
-        else:
-            rows = np.flatnonzero(~missing)
-            same = np.asarray(values.take(rows) == values.take(first[rows]), dtype=bool)
-        if same.all():
+        if (compared[~missing] == compared[first[~missing]]).all():
             out.append(col)
     return out
+
+
+def _comparable(values) -> tuple[np.ndarray, np.ndarray]:
+    """A numpy array equal where the column's values are equal, and the missing mask:
+    the values themselves where numpy compares them exactly (:func:`_plain`), else their
+    codes from one factorisation (Arrow text, categoricals, nullable integers), so that
+    every dtype is checked by one comparison of numpy arrays."""
+    plain = _plain(values)
+    if plain is not None:
+        return plain, np.asarray(pd.isna(plain), dtype=bool)
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        values = values.to_numpy()
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    return codes, codes < 0
 
 
 def _plain(values) -> np.ndarray | None:
     """The column as a numpy array when comparing its non-missing values there is exact:
     numbers, booleans and Python text (``==`` on objects); None for other extension types."""
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        values = values.to_numpy()  # a column's .array: the numpy array, wrapped
     if isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiub":
         return np.asarray(values)
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
