@@ -378,7 +378,9 @@ def restrict_outcomes(outcomes: PatientOutcomes, keep: np.ndarray) -> PatientOut
     of the analysed patients' baselines, so ``reliable_change`` and
     ``clinically_significant`` are recomputed for the subset."""
     keep = np.asarray(keep, dtype=bool)
-    table = outcomes.table[keep].reset_index(drop=True)
+    # take, then a new index: reset_index would copy every column a second time.
+    table = outcomes.table.take(np.flatnonzero(keep))
+    table.index = pd.RangeIndex(len(table))
     inst = outcomes.instrument
     definition = outcomes.resolved.definition
     sign = 1.0 if inst.higher_is_worse else -1.0
