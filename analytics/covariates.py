@@ -95,11 +95,11 @@ def _comparable(values) -> tuple[np.ndarray, np.ndarray]:
     the values themselves where numpy compares them exactly (:func:`_plain`), else their
     codes from one factorisation (Arrow text, categoricals, nullable integers), so that
     every dtype is checked by one comparison of numpy arrays."""
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        values = values.to_numpy()  # a column's .array: the numpy array, wrapped
     plain = _plain(values)
     if plain is not None:
         return plain, np.asarray(pd.isna(plain), dtype=bool)
-    if isinstance(values, pd.arrays.NumpyExtensionArray):
-        values = values.to_numpy()
     codes, _ = pd.factorize(values, use_na_sentinel=True)
     return codes, codes < 0
 
@@ -107,8 +107,6 @@ def _comparable(values) -> tuple[np.ndarray, np.ndarray]:
 def _plain(values) -> np.ndarray | None:
     """The column as a numpy array when comparing its non-missing values there is exact:
     numbers, booleans and Python text (``==`` on objects); None for other extension types."""
-    if isinstance(values, pd.arrays.NumpyExtensionArray):
-        values = values.to_numpy()  # a column's .array: the numpy array, wrapped
     if isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiub":
         return np.asarray(values)
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":

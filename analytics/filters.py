@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import schema as s
+from analytics.codes import is_in
 from analytics.errors import DataValidationError
 
 Filters = Mapping[str, Sequence[str]]
@@ -68,4 +69,4 @@ def _text_isin(column: pd.Series, values: list[str]) -> pd.Series:
         return pd.Series(hit[column.cat.codes.to_numpy()], index=column.index)
     if not isinstance(column.dtype, pd.StringDtype):
         column = column.astype("string")
-    return column.isin(values).fillna(False).astype(bool)
+    return pd.Series(is_in(column, values), index=column.index)

@@ -27,7 +27,7 @@ from analytics.suppression import suppress_trajectory
 from analytics.trajectories import summarise_points, summarise_trajectory, trajectory_points
 from analytics.validation import validate_canonical
 from bench import cohorts, library, processes, reference, run
-from bench.context import Row, Timing, measure, peak_rss_mb
+from bench.context import Row, Timing, measure, measure_pair, peak_rss_mb
 from sample_data.generate_demo import DEFAULT_SEED, generate_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,3 +236,11 @@ def test_the_overview_page_computation_on_a_stored_dataset_equals_the_library(
         pd.testing.assert_frame_equal(res.trajectory, traj)
         assert len(got["specs"]) == 2 and all(s.startswith("{") for s in got["specs"])
         assert [t.label for t in res.tiles][:2] == ["Patients", "Assessments"]
+
+
+def test_measure_pair_runs_the_reference_and_ours_by_turns():
+    calls: list[str] = []
+    ours, ref = measure_pair(lambda: calls.append("ours"), lambda: calls.append("ref"), 3)
+    assert calls == ["ref", "ours"] * 4  # one warm-up pair, then three timed pairs
+    assert len(ours.runs) == len(ref.runs) == 3
+    assert all(t >= 0 for t in (*ours.runs, *ref.runs))
