@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -192,14 +192,25 @@ class _Text:
     text output that no check changed is the column itself, with no decoding.
     """
 
-    def __init__(self, values: pd.Series) -> None:
+    def __init__(
+        self,
+        values: pd.Series,
+        coded: bool = False,
+        hashed: Callable[[], pa.Array | pa.ChunkedArray] | None = None,
+    ) -> None:
+        """``coded``: build the per-cell codes now (for Arrow text, in the same hashing
+        pass that finds the distinct values: one pass instead of two). ``hashed``: for
+        Arrow text, returns :func:`_hash` of the column (begun on a worker thread)."""
         self.index = values.index
         self._memo: dict = {}
         self._arrow: pa.ChunkedArray | None = None
         if _is_arrow_text(values.dtype):
-            arrow = values.array.__arrow_array__()
-            self._arrow = arrow if isinstance(arrow, pa.ChunkedArray) else pa.chunked_array([arrow])
-            self._found = pc.unique(self._arrow).drop_null()
+            self._arrow = _chunked(values)
+            found = hashed() if hashed is not None else _hash(self._arrow, coded)
+            if coded:
+                self._found, self._memo["codes"] = _decoded(found)
+            else:
+                self._found = found.drop_null()
             self._memo["occurring"] = np.ones(len(self._found), dtype=bool)
             uniques = self._found.to_pylist()
         elif isinstance(values.dtype, pd.CategoricalDtype):
@@ -283,11 +294,9 @@ class _Text:
         return self._memo["blank"]
 
     def numeric_values(self) -> np.ndarray:
-        """Per distinct value: its number (``pd.to_numeric`` of the stripped text), or NaN."""
+        """Per distinct value: its number (see :func:`_numbers`), or NaN."""
         if "numeric" not in self._memo:
-            stripped = self.stripped_values()
-            numbers = pd.to_numeric(stripped, errors="coerce")
-            self._memo["numeric"] = np.asarray(numbers, dtype="float64")
+            self._memo["numeric"] = _numbers(self.stripped_values())
         return self._memo["numeric"]
 
     def blank(self) -> np.ndarray | np.bool_:
@@ -302,10 +311,7 @@ class _Text:
         of which changed is the column itself: in one chunk if ``whole`` (for columns
         every analysis reads), else in the reader's chunks, with no copy."""
         if self._arrow is not None and per_value.tolist() == self.uniques.tolist():
-            column = self._arrow.cast(pa.large_string())
-            if whole:
-                column = column.combine_chunks()
-            return pd.Series(pd.arrays.ArrowStringArray(column), index=self.index)
+            return _as_text(self._arrow, self.index, whole)
         dictionary = pa.array(per_value, type=pa.large_string(), from_pandas=True)
         encoded = pa.DictionaryArray.from_arrays(
             pa.array(self.codes, mask=self.codes < 0), dictionary
@@ -333,6 +339,44 @@ class _Text:
         if len(found) == len(self.uniques):
             return self.codes  # no two values strip to the same text: the codes as they are
         return self.gather(codes.astype(np.int64), -1)
+
+
+def _chunked(values: pd.Series) -> pa.ChunkedArray:
+    """The Arrow text in a Series (see :func:`_is_arrow_text`), as it is (no copy)."""
+    arrow = values.array.__arrow_array__()
+    return arrow if isinstance(arrow, pa.ChunkedArray) else pa.chunked_array([arrow])
+
+
+def _hash(arrow: pa.ChunkedArray, coded: bool) -> pa.Array | pa.ChunkedArray:
+    """One hashing pass over Arrow text: ``dictionary_encode`` (distinct values and
+    codes, see :func:`_decoded`) if ``coded``, else ``unique``. One call into Arrow,
+    which holds no GIL while it runs, so on a worker thread it overlaps with the checks."""
+    return pc.dictionary_encode(arrow) if coded else pc.unique(arrow)
+
+
+def _decoded(encoded: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """From a dictionary-encoded column: its distinct values (missing left out, in order
+    of first occurrence) and, per cell, the position of its value among them (-1 =
+    missing). Every chunk ``dictionary_encode`` returns shares one dictionary."""
+    if encoded.num_chunks == 0:
+        return pa.array([], type=encoded.type.value_type), np.empty(0, dtype=np.intp)
+    found = encoded.chunk(0).dictionary
+    parts = [pc.fill_null(chunk.indices, -1).to_numpy() for chunk in encoded.chunks]
+    return found, np.concatenate(parts).astype(np.intp, copy=False)  # intp: see _Text.codes
+
+
+def _numbers(stripped: np.ndarray) -> np.ndarray:
+    """Each stripped text as a number (``pd.to_numeric``), NaN where it is not one."""
+    return np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype="float64")
+
+
+def _as_text(arrow: pa.ChunkedArray, index: pd.Index, whole: bool) -> pd.Series:
+    """Arrow text as a :data:`TEXT` column: in one chunk if ``whole``, else in its chunks
+    (no copy)."""
+    column = arrow.cast(pa.large_string())
+    if whole:
+        column = column.combine_chunks()
+    return pd.Series(pd.arrays.ArrowStringArray(column), index=index)
 
 
 def _objects(values: list) -> np.ndarray:
@@ -439,16 +483,17 @@ def validate_canonical(
         return labels.get(col, col)
 
     extras = [c for c in kept_columns(raw.columns, covariates) if c not in _NOT_COVARIATES]
-    # On a long table the core columns' distinct values and codes are found, and the
-    # covariates (typed, never checked) typed, on worker threads while the checks run
-    # here: Arrow's kernels release the GIL, so the work overlaps.
+    # On a long table the text columns are hashed (distinct values and codes) on worker
+    # threads while the checks run here. A worker runs one Arrow call per column, which
+    # holds no GIL; every Python step stays here. (Workers that ran Python too spent
+    # their time waiting for the GIL, and slowed this thread as much as they helped.)
     parallel = len(raw) >= PARALLEL_ROWS
     texts = {
-        c: _soon(_coded_text, raw[c], parallel=parallel)
+        c: _text_soon(raw[c], parallel=parallel)
         for c in (s.PATIENT_ID, s.INSTRUMENT, s.SCORE, s.INFUSIONS, s.DAY)
         if c in raw.columns
     }
-    typing_extras = [_soon(_typed_extra, raw[c], parallel=parallel) for c in extras]
+    typing_extras = _typed_extras_soon([raw[c] for c in extras], parallel=parallel)
 
     bad = np.zeros(len(raw), dtype=bool)
 
@@ -570,10 +615,9 @@ def validate_canonical(
     for col, typing in zip(extras, typing_extras, strict=True):
         typed = typing()
         columns[col] = typed.copy() if typed is raw[col] else typed
-    # One concatenation of the columns as they are: a DataFrame built from a dict, or
-    # grown column by column, copies every column once more into consolidated blocks.
-    named = [values.rename(name, copy=False) for name, values in columns.items()]
-    typed = pd.concat(named, axis=1, copy=False)
+    # The columns as they are, one block each: by default a DataFrame built from a dict,
+    # or grown column by column, copies every column once more into consolidated blocks.
+    typed = pd.DataFrame(columns, copy=False)
 
     key = None
     if pid_text is not None and inst_text is not None:
@@ -651,26 +695,44 @@ def _limit(registry: Mapping[str, Instrument], inst: str, which: str) -> float:
     return np.nan if entry is None else float(getattr(entry, which))
 
 
-T = TypeVar("T")
-
-# Rows from which validation uses worker threads (see :func:`_soon`).
+# Rows from which validation uses worker threads (see :func:`_text_soon`).
 PARALLEL_ROWS = 20_000
 
 
-def _soon(fn: Callable[[pd.Series], T], values: pd.Series, *, parallel: bool) -> Callable[[], T]:
-    """``fn(values)``, started now on a worker thread if ``parallel`` (else run when
-    asked for): the returned function waits for it and returns its result."""
-    if not parallel:
-        return lambda: fn(values)
-    return _workers().submit(fn, values).result
+def _text_soon(values: pd.Series, *, parallel: bool) -> Callable[[], _Text | None]:
+    """:func:`_text` of a core column, with the per-cell codes (every check needs them),
+    as a function to call when the column is checked. If ``parallel``, Arrow text is
+    hashed now on a worker thread: the thread runs only that one Arrow call and every
+    Python step stays on the calling thread, so no thread waits for the GIL."""
+    if not _Text.applies(values):
+        return lambda: None
+    if not (parallel and _is_arrow_text(values.dtype)):
+        return lambda: _Text(values, coded=True)
+    hashed = _workers().submit(_hash, _chunked(values), True).result
+    return lambda: _Text(values, coded=True, hashed=hashed)
 
 
-def _coded_text(values: pd.Series) -> _Text | None:
-    """:func:`_text`, with the per-cell codes built (every core column needs them)."""
-    text = _text(values)
-    if text is not None:
-        text.codes  # noqa: B018 -- computed and kept now, off the checking thread
-    return text
+def _typed_extras_soon(
+    columns: list[pd.Series], *, parallel: bool
+) -> list[Callable[[], pd.Series]]:
+    """:func:`_typed_extra` of each covariate column, as functions to call when a column
+    is wanted. The first cell of each Arrow text column tells how it looks (read as
+    numbers in one call for all columns); a numeric-looking column is hashed, on a
+    worker thread if ``parallel`` (see :func:`_text_soon`)."""
+    arrows = {i: _chunked(v) for i, v in enumerate(columns) if _is_arrow_text(v.dtype)}
+    firsts = {i: _first_cell(a) for i, a in arrows.items()}
+    shown = [i for i, cell in firsts.items() if cell is not None]
+    numbers = _numbers(_objects([firsts[i].strip() for i in shown]))
+    looks = dict.fromkeys(arrows, "empty") | {
+        i: "text" if np.isnan(x) else "numeric" for i, x in zip(shown, numbers, strict=True)
+    }
+    typing: list[Callable[[], pd.Series]] = []
+    for i, values in enumerate(columns):
+        hashed = None
+        if parallel and looks.get(i) in ("numeric", "empty"):
+            hashed = _workers().submit(_hash, arrows[i], looks[i] == "numeric").result
+        typing.append(functools.partial(_typed_extra, values, looks.get(i), hashed))
+    return typing
 
 
 @functools.cache
@@ -680,11 +742,33 @@ def _workers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1), thread_name_prefix="typing")
 
 
-def _typed_extra(values: pd.Series) -> pd.Series:
-    """A covariate column: numeric when every non-blank value is a number, else text."""
+def _typed_extra(
+    values: pd.Series,
+    looks: Literal["text", "numeric", "empty"] | None = None,
+    hashed: Callable[[], pa.Array | pa.ChunkedArray] | None = None,
+) -> pd.Series:
+    """A covariate column: numeric when every non-blank value is a number, else text.
+
+    For Arrow text, ``looks`` says whether its first cell not missing is text, a number
+    or absent (found here when None); ``hashed`` returns the hashing of the column begun
+    on a worker thread (:func:`_hash`, with codes when it looks numeric). A column whose
+    first cell is text is text; when no cell changes on stripping
+    (:func:`_untouched_by_strip`) it is the column as it stands, found without hashing."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return values
-    text = _text(values)
+    if _is_arrow_text(values.dtype):
+        arrow = _chunked(values)
+        if looks is None:
+            first = _first_cell(arrow)
+            looks = "empty" if first is None else "numeric" if _is_number(first) else "text"
+        # No cell changes on stripping, so none is blank and the first is text: the
+        # column is text, as it stands.
+        if looks == "text" and _untouched_by_strip(arrow):
+            return _as_text(arrow, values.index, whole=False)
+    # The numbers are gathered by code: for numeric-looking Arrow text, found in the
+    # same hashing pass as the distinct values.
+    coded = looks == "numeric"
+    text = _Text(values, coded=coded, hashed=hashed) if _Text.applies(values) else None
     if text is not None:
         num_each = ~np.isnan(text.numeric_values())
         blank_each = text.blank_values()
@@ -696,6 +780,47 @@ def _typed_extra(values: pd.Series) -> pd.Series:
     if (num.notna() | blank).all() and num.notna().any():
         return num
     return _stripped_each(values).where(~blank)
+
+
+def _is_number(cell: str) -> bool:
+    """Whether one cell is a number (the rule of :meth:`_Text.numeric_values`)."""
+    return not np.isnan(_numbers(_objects([cell.strip()]))[0])
+
+
+def _first_cell(arrow: pa.ChunkedArray) -> str | None:
+    """The first cell that is not missing (None when every cell is)."""
+    for chunk in arrow.chunks:
+        if chunk.null_count == 0 and len(chunk):
+            return chunk[0].as_py()
+        if chunk.null_count < len(chunk):
+            return chunk[int(np.argmax(chunk.is_valid().to_numpy(zero_copy_only=False)))].as_py()
+    return None
+
+
+def _untouched_by_strip(arrow: pa.ChunkedArray) -> bool:
+    """Whether every cell not missing begins and ends with a printable ASCII character
+    other than a space, read from the bytes without hashing the column. Such a cell is
+    not blank and ``str.strip`` leaves it as it is: every byte of a multi-byte UTF-8
+    character is 0x80 or above, so no other whitespace can sit at either end. False
+    means "not shown" (an empty cell, whitespace or a non-ASCII character at an end)."""
+    column = arrow.combine_chunks() if arrow.num_chunks != 1 else arrow.chunk(0)
+    if column.null_count == len(column):
+        return True
+    _, offsets, data = column.buffers()
+    if data is None or data.size == 0:
+        return False  # every cell not missing is empty
+    offset_type = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    n = len(column)
+    bounds = np.frombuffer(offsets, dtype=offset_type)[column.offset : column.offset + n + 1]
+    starts, ends = bounds[:-1], bounds[1:]
+    raw = np.frombuffer(data, dtype=np.uint8)
+    # (byte - 0x21) as uint8 wraps anything below 0x21 to 0xE0 and above: one comparison.
+    printable = np.uint8(0x7F - 0x21)
+    ok = (ends > starts) & (raw.take(starts, mode="clip") - np.uint8(0x21) < printable)
+    ok &= raw.take(ends - 1, mode="clip") - np.uint8(0x21) < printable
+    if column.null_count:
+        ok |= ~column.is_valid().to_numpy(zero_copy_only=False)
+    return bool(ok.all())
 
 
 def _combined_key(parts: list[np.ndarray]) -> np.ndarray | None:
