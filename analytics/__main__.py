@@ -3,5 +3,7 @@
 import sys
 
 from analytics.cli import main
+from analytics.runtime import keep_freed_memory
 
+keep_freed_memory()
 sys.exit(main())
