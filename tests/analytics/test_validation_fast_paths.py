@@ -87,7 +87,7 @@ def test_a_covariate_is_typed_as_the_per_cell_path_types_it(seed):
         for pieces, large in ((1, True), (3, False)):
             values = _arrow(cells, pieces, large)
             alone = _typed_extra(values)
-            (soon,) = _typed_extras_soon([values], parallel=True)
+            (soon,) = _typed_extras_soon([values], validation._pool(1))
             for got in (alone, soon()):
                 if pd.api.types.is_float_dtype(expected):
                     pd.testing.assert_series_equal(got, expected, check_names=False)

@@ -207,11 +207,12 @@ def generate(seed: int) -> tuple[list[str], list[dict[str, str | None]], bytes]:
     return columns, as_read, text.getvalue().encode()
 
 
-@pytest.mark.parametrize("threads", [False, True], ids=["one thread", "worker threads"])
+@pytest.mark.parametrize("threads", [0, 1, 2], ids=["one thread", "one worker", "two workers"])
 @pytest.mark.parametrize("seed", range(24))
 def test_load_canonical_agrees_with_a_row_by_row_reference(tmp_path, monkeypatch, seed, threads):
-    """Either way the work is split (a long file's columns are coded on worker threads)."""
+    """However the work is split (a long file's columns are hashed on worker threads)."""
     monkeypatch.setattr(validation, "PARALLEL_ROWS", 0 if threads else 10**12)
+    monkeypatch.setattr(validation, "TWO_WORKERS_ROWS", 0 if threads == 2 else 10**12)
     columns, rows, data = generate(seed)
     path = tmp_path / "export.csv"
     path.write_bytes(data)
