@@ -730,10 +730,16 @@ def _typed_extras_soon(
     }
     typing: list[Callable[[], pd.Series]] = []
     for i, values in enumerate(columns):
-        hashed = None
         if workers is not None and looks.get(i) in ("numeric", "empty"):
             hashed = workers.submit(_hash, arrows[i], looks[i] == "numeric").result
-        typing.append(functools.partial(_typed_extra, values, looks.get(i), hashed))
+            typing.append(functools.partial(_typed_extra, values, looks[i], hashed))
+        elif workers is not None:
+            # Typed at once: this thread needs no hashing for it, and the worker starts
+            # on the columns submitted before while this thread's NumPy calls let it run.
+            typed = _typed_extra(values, looks.get(i))
+            typing.append(lambda typed=typed: typed)
+        else:
+            typing.append(functools.partial(_typed_extra, values, looks.get(i)))
     return typing
 
 
@@ -805,10 +811,14 @@ def _is_number(cell: str) -> bool:
 def _first_cell(arrow: pa.ChunkedArray) -> str | None:
     """The first cell that is not missing (None when every cell is)."""
     for chunk in arrow.chunks:
-        if chunk.null_count == 0 and len(chunk):
+        if chunk.null_count == len(chunk):
+            continue
+        if chunk.null_count == 0:
             return chunk[0].as_py()
-        if chunk.null_count < len(chunk):
-            return chunk[int(np.argmax(chunk.is_valid().to_numpy(zero_copy_only=False)))].as_py()
+        # The first set bit of the validity bitmap (least significant bit first).
+        bytes_ = np.frombuffer(chunk.buffers()[0], dtype=np.uint8)
+        bits = np.unpackbits(bytes_, bitorder="little")[chunk.offset : chunk.offset + len(chunk)]
+        return chunk[int(bits.argmax())].as_py()
     return None
 
 
