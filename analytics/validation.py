@@ -373,7 +373,7 @@ def _numbers(stripped: np.ndarray) -> np.ndarray:
 def _as_text(arrow: pa.ChunkedArray, index: pd.Index, whole: bool) -> pd.Series:
     """Arrow text as a :data:`TEXT` column: in one chunk if ``whole``, else in its chunks
     (no copy)."""
-    column = arrow.cast(pa.large_string())
+    column = arrow if arrow.type == pa.large_string() else arrow.cast(pa.large_string())
     if whole:
         column = column.combine_chunks()
     return pd.Series(pd.arrays.ArrowStringArray(column), index=index)
