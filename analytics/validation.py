@@ -361,8 +361,13 @@ def _decoded(encoded: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     if encoded.num_chunks == 0:
         return pa.array([], type=encoded.type.value_type), np.empty(0, dtype=np.intp)
     found = encoded.chunk(0).dictionary
-    parts = [pc.fill_null(chunk.indices, -1).to_numpy() for chunk in encoded.chunks]
-    return found, np.concatenate(parts).astype(np.intp, copy=False)  # intp: see _Text.codes
+    codes = np.empty(len(encoded), dtype=np.intp)  # intp: see _Text.codes
+    start = 0
+    for chunk in encoded.chunks:
+        indices = chunk.indices if chunk.null_count == 0 else pc.fill_null(chunk.indices, -1)
+        codes[start : start + len(chunk)] = indices.to_numpy()  # one pass, widened as written
+        start += len(chunk)
+    return found, codes
 
 
 def _numbers(stripped: np.ndarray) -> np.ndarray:
