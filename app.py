@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from analytics.runtime import keep_freed_memory
+from analytics.runtime import tune_memory
 from ui import links
 from ui.audit import record_view
 from ui.auth import current_user, sidebar_badge
 from ui.navigation import register
 from ui.sidebar import render_sidebar
 
-keep_freed_memory()  # once per process: see analytics/runtime.py
+tune_memory()  # once per process: see analytics/runtime.py
 st.set_page_config(
     page_title="Infusion Outcomes",
     page_icon=":material/monitor_heart:",

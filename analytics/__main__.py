@@ -3,7 +3,7 @@
 import sys
 
 from analytics.cli import main
-from analytics.runtime import keep_freed_memory
+from analytics.runtime import tune_memory
 
-keep_freed_memory()
+tune_memory()
 sys.exit(main())

@@ -1,8 +1,9 @@
-"""Settings of the app's own processes: the dashboard, the command line and the bench.
+"""Memory settings of the app's own processes: the dashboard, the command line, the bench.
 
-:func:`keep_freed_memory` is called once at the start of each (``app.py``,
-``python -m analytics``, ``python -m bench``), never on import: a program that uses
-:mod:`analytics` as a library keeps its own allocator settings.
+:func:`tune_memory` is called once at the start of each (``app.py``, ``python -m
+analytics``, ``python -m bench`` and the bench's probe processes), never on import: a
+program that uses :mod:`analytics` as a library keeps its own settings. Why each setting,
+with the measurements: docs/decisions.md, "Performance: fresh memory".
 """
 
 from __future__ import annotations
@@ -18,17 +19,22 @@ TOP_PAD_BYTES = 64 << 20
 
 
 @functools.cache
-def keep_freed_memory() -> bool:
+def tune_memory() -> dict[str, bool]:
+    """Apply both settings below; returns which applied (a platform may lack either)."""
+    return {"keep_freed_heap": keep_freed_heap(), "numpy_small_pages": numpy_small_pages()}
+
+
+def keep_freed_heap() -> bool:
     """Ask glibc's ``malloc`` to keep 64 MiB of freed memory at the top of its heap
     (``M_TOP_PAD``) instead of handing each freed stretch back to the system at once.
 
     Validating a file and drawing a page allocate and free arrays of a few hundred kB
     to a few MB on every run. By default glibc returns that memory when it is freed,
     and every page of it is faulted in again on the next run: ~800 page faults per
-    validation of 30,000 rows and ~10,000 at 300,000 rows, at about 3 µs each on the
+    validation of 30,000 rows and ~10,000 at 300,000 rows, about 3 us each on the
     benchmark's virtual machine. With the pad they are reused (0 and ~25 faults). The
-    process keeps at most 64 MiB more than it uses. Returns whether the setting was
-    applied: only glibc has it (not musl, macOS or Windows)."""
+    process keeps at most 64 MiB more than it uses. Only glibc has the setting (not
+    musl, macOS or Windows): returns whether it applied."""
     try:
         libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
     except (AttributeError, ValueError, OSError):  # not a POSIX system, or not glibc
@@ -42,3 +48,23 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     return mallopt(M_TOP_PAD, TOP_PAD_BYTES) == 1
+
+
+def numpy_small_pages() -> bool:
+    """Stop NumPy asking Linux for 2 MiB pages for arrays of 4 MiB and more (its
+    ``madvise(MADV_HUGEPAGE)``, which ``NUMPY_MADVISE_HUGEPAGE=0`` also turns off).
+
+    Where the kernel compacts memory to find huge pages on the first touch (``defrag``
+    set to ``madvise``, as on the benchmark's machine), fresh large arrays cost 2-3x
+    more: 20 new arrays of 24 MB took 0.67-1.35 s with huge pages, 0.30-0.45 s without,
+    and ``python -m analytics summary`` on 100,000 patients 3.5 s against 2.7 s (medians
+    of 9 alternating runs). Returns whether the setting applied (NumPy's switch is
+    ``numpy._core.multiarray._set_madvise_hugepage``; absent elsewhere)."""
+    import numpy as np
+
+    switch = getattr(getattr(np, "_core", None), "multiarray", None)
+    set_hugepage = getattr(switch, "_set_madvise_hugepage", None)
+    if set_hugepage is None:
+        return False
+    set_hugepage(False)
+    return True

@@ -1,7 +1,7 @@
 """``python -m bench``: see :mod:`bench` and :mod:`bench.run`."""
 
-from analytics.runtime import keep_freed_memory
+from analytics.runtime import tune_memory
 from bench.run import main
 
-keep_freed_memory()  # as the dashboard and the command line do: measured as they run
+tune_memory()  # as the dashboard and the command line do: measured as they run
 raise SystemExit(main())

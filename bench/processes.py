@@ -165,8 +165,8 @@ def compare_summaries(ours: dict, ref: dict, path: str = "", rel: float = 1e-7) 
 
 MEMORY_SCRIPT = """
 import json, sys
-from analytics.runtime import keep_freed_memory
-keep_freed_memory()  # as the dashboard does
+from analytics.runtime import tune_memory
+tune_memory()  # as the dashboard does
 from analytics.io import load_canonical
 from analytics.covariates import patient_covariates
 from bench.library import overview_recompute

@@ -108,8 +108,8 @@ def profile_ingest(path: Path, top: int = 15) -> dict[str, list[dict]]:
 # writes. Peak RSS via bench.processes.run_process.
 UPLOAD_SCRIPT = """
 import sys, tempfile
-from analytics.runtime import keep_freed_memory
-keep_freed_memory()  # as the dashboard does
+from analytics.runtime import tune_memory
+tune_memory()  # as the dashboard does
 from analytics.ingest import ingest, load_profile
 from analytics.store import open_store
 path, profile_path = sys.argv[1], sys.argv[2]

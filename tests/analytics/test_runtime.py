@@ -1,4 +1,4 @@
-"""The allocator setting of the app's processes (analytics.runtime)."""
+"""The memory settings of the app's processes (analytics.runtime)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ import sys
 
 import pytest
 
-from analytics.runtime import keep_freed_memory
-
 # Grows the heap with 200 arrays of 100 kB (below glibc's mmap threshold, so on the
 # heap), frees them, does it again, and prints the page faults of the second round.
-PROBE = """
+HEAP_PROBE = """
 import resource, sys
 import numpy as np
-from analytics.runtime import keep_freed_memory
+from analytics.runtime import keep_freed_heap
 if sys.argv[1] == "pad":
-    assert keep_freed_memory()
+    assert keep_freed_heap()
 def round_trip():
     arrays = [np.ones(12_500) for _ in range(200)]
     del arrays
@@ -25,6 +23,15 @@ round_trip()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 round_trip()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+# NumPy's switch returns its previous state: after tune_memory, huge pages are off.
+NUMPY_PROBE = """
+import numpy as np
+from analytics.runtime import tune_memory
+applied = tune_memory()
+assert applied["numpy_small_pages"], applied
+print(np._core.multiarray._set_madvise_hugepage(False))
 """
 
 
@@ -35,21 +42,21 @@ def _glibc() -> bool:
         return False
 
 
+def _run(program: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", program, *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
 @pytest.mark.skipif(not _glibc(), reason="mallopt's M_TOP_PAD is glibc's")
 def test_freed_memory_is_reused_without_page_faults():
     """Without the setting the second round faults every page in again (the freed top
     of the heap went back to the system); with it the pages are reused."""
-    faults = {}
-    for mode in ("default", "pad"):
-        out = subprocess.run(
-            [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True
-        )
-        faults[mode] = int(out.stdout)
+    faults = {mode: int(_run(HEAP_PROBE, mode)) for mode in ("default", "pad")}
     assert faults["default"] > 2_000  # 20 MB of 4 kB pages, most of them faulted again
     assert faults["pad"] < faults["default"] / 10
 
 
-@pytest.mark.skipif(not _glibc(), reason="mallopt's M_TOP_PAD is glibc's")
-def test_the_setting_applies_once_per_process():
-    assert keep_freed_memory() is True
-    assert keep_freed_memory() is True  # cached: mallopt is called once
+def test_numpy_stops_asking_for_huge_pages():
+    assert _run(NUMPY_PROBE) == "False"
