@@ -719,6 +719,21 @@ def _text_soon(values: pd.Series, workers: ThreadPoolExecutor | None) -> Callabl
     return lambda: _Text(values, coded=True, hashed=hashed)
 
 
+Looks = Literal["text", "numeric", "empty"]
+
+
+def _looks(firsts: list[str | None]) -> list[Looks]:
+    """How each column looks from its first cell not missing: ``numeric`` when that is a
+    number (the rule of :meth:`_Text.numeric_values`), ``text`` when not (a blank cell
+    too), ``empty`` when there is none. One ``pd.to_numeric`` call for all columns."""
+    shown = [cell.strip() for cell in firsts if cell is not None]
+    numbers = iter(_numbers(_objects(shown)))
+    return [
+        "empty" if cell is None else "text" if np.isnan(next(numbers)) else "numeric"
+        for cell in firsts
+    ]
+
+
 def _typed_extras_soon(
     columns: list[pd.Series], workers: ThreadPoolExecutor | None
 ) -> list[Callable[[], pd.Series]]:
@@ -727,12 +742,7 @@ def _typed_extras_soon(
     numbers in one call for all columns); a numeric-looking column is hashed, on a
     worker thread if there are ``workers`` (see :func:`_text_soon`)."""
     arrows = {i: _chunked(v) for i, v in enumerate(columns) if _is_arrow_text(v.dtype)}
-    firsts = {i: _first_cell(a) for i, a in arrows.items()}
-    shown = [i for i, cell in firsts.items() if cell is not None]
-    numbers = _numbers(_objects([firsts[i].strip() for i in shown]))
-    looks = dict.fromkeys(arrows, "empty") | {
-        i: "text" if np.isnan(x) else "numeric" for i, x in zip(shown, numbers, strict=True)
-    }
+    looks = dict(zip(arrows, _looks([_first_cell(a) for a in arrows.values()]), strict=True))
     typing: list[Callable[[], pd.Series]] = []
     for i, values in enumerate(columns):
         if workers is not None and looks.get(i) in ("numeric", "empty"):
@@ -770,24 +780,23 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 def _typed_extra(
     values: pd.Series,
-    looks: Literal["text", "numeric", "empty"] | None = None,
+    looks: Looks | None = None,
     hashed: Callable[[], pa.Array | pa.ChunkedArray] | None = None,
 ) -> pd.Series:
     """A covariate column: numeric when every non-blank value is a number, else text.
 
-    For Arrow text, ``looks`` says whether its first cell not missing is text, a number
-    or absent (found here when None); ``hashed`` returns the hashing of the column begun
-    on a worker thread (:func:`_hash`, with codes when it looks numeric). A column whose
-    first cell is text is text; when no cell changes on stripping
-    (:func:`_untouched_by_strip`) it is the column as it stands, found without hashing."""
+    For Arrow text, ``looks`` is :func:`_looks` of its first cell (found here when
+    None); ``hashed`` returns the hashing of the column begun on a worker thread
+    (:func:`_hash`, with codes when it looks numeric). When the first cell is no number
+    and no cell changes on stripping (:func:`_untouched_by_strip`, which also rules out
+    blank cells), the column is text as it stands, found without hashing."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return values
     if _is_arrow_text(values.dtype):
         arrow = _chunked(values)
         if looks is None:
-            first = _first_cell(arrow)
-            looks = "empty" if first is None else "numeric" if _is_number(first) else "text"
-        # No cell changes on stripping, so none is blank and the first is text: the
+            (looks,) = _looks([_first_cell(arrow)])
+        # No cell changes on stripping, so none is blank and the first is no number: the
         # column is text, as it stands.
         if looks == "text" and _untouched_by_strip(arrow):
             return _as_text(arrow, values.index, whole=False)
@@ -806,11 +815,6 @@ def _typed_extra(
     if (num.notna() | blank).all() and num.notna().any():
         return num
     return _stripped_each(values).where(~blank)
-
-
-def _is_number(cell: str) -> bool:
-    """Whether one cell is a number (the rule of :meth:`_Text.numeric_values`)."""
-    return not np.isnan(_numbers(_objects([cell.strip()]))[0])
 
 
 def _first_cell(arrow: pa.ChunkedArray) -> str | None:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
@@ -78,23 +79,46 @@ def test_the_byte_check_accepts_exactly_plain_ascii_ends(seed):
                 assert all(c is None or (c.strip() == c and c.strip() != "") for c in cells)
 
 
+def _typed_by_hand(cells: list[str | None]) -> list[float | str | None]:
+    """The covariate rule one cell at a time (DESIGN.md §3): numbers when every cell
+    that is not blank is one (``pd.to_numeric`` of the stripped text, NaN = not a
+    number), else the stripped texts with blank cells missing."""
+    stripped = [None if c is None or not c.strip() else c.strip() for c in cells]
+    numbers = [None if c is None else pd.to_numeric(c, errors="coerce") for c in stripped]
+    shown = [x for x in numbers if x is not None]
+    if shown and not any(pd.isna(x) for x in shown):
+        return [math.nan if x is None else float(x) for x in numbers]
+    return stripped
+
+
+def _as_list(typed: pd.Series) -> list[float | str | None]:
+    if pd.api.types.is_float_dtype(typed):
+        return typed.tolist()
+    return list(typed.astype(object).where(typed.notna(), None))
+
+
+def _same(got: list, expected: list) -> bool:
+    return len(got) == len(expected) and all(
+        (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+        or a == b
+        for a, b in zip(got, expected, strict=True)
+    )
+
+
 @pytest.mark.parametrize("seed", range(6))
-def test_a_covariate_is_typed_as_the_per_cell_path_types_it(seed):
-    """Arrow text (shortcut or hashing, with or without the worker threads) gives the
-    column the object path gives, one cell at a time with pandas."""
+def test_a_covariate_is_typed_as_the_rule_types_each_cell(seed):
+    """Arrow text (shortcut or hashing, with or without the worker threads) and object
+    text give the column the rule gives, applied by hand one cell at a time."""
     for cells in _columns(seed, TRICKY) + _columns(seed + 100, NUMBERS):
-        expected = _typed_extra(pd.Series(cells, dtype=object))
+        expected = _typed_by_hand(cells)
+        got = {"object": _typed_extra(pd.Series(cells, dtype=object))}
         for pieces, large in ((1, True), (3, False)):
             values = _arrow(cells, pieces, large)
-            alone = _typed_extra(values)
+            got[f"arrow {pieces}"] = _typed_extra(values)
             (soon,) = _typed_extras_soon([values], validation._pool(1))
-            for got in (alone, soon()):
-                if pd.api.types.is_float_dtype(expected):
-                    pd.testing.assert_series_equal(got, expected, check_names=False)
-                else:
-                    assert list(got.astype(object).where(got.notna(), None)) == list(
-                        expected.astype(object).where(expected.notna(), None)
-                    ), cells
+            got[f"arrow {pieces}, worker"] = soon()
+        for form, typed in got.items():
+            assert _same(_as_list(typed), expected), (form, cells)
 
 
 def test_a_clean_text_covariate_is_not_hashed(monkeypatch):
